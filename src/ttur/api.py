@@ -1,0 +1,169 @@
+"""The Python API that the ``ttur fid`` and ``ttur stats`` commands mirror."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from torch import nn
+
+from . import metrics
+from .errors import InputError
+from .features import Extraction, FeatureExtractor, InceptionExtractor, ModuleExtractor, extract
+from .sources import open_source
+from .stats import Stats, check_compatible
+
+
+def get_extractor(
+    extractor: FeatureExtractor | nn.Module | str | None = None,
+    *,
+    mode: str = "tf",
+    dims: int = 2048,
+    device=None,
+    weights: str | Path | None = None,
+    fast: bool = True,
+    allow_download: bool | None = None,
+) -> FeatureExtractor:
+    """The extractor to use: the FID Inception network by default, a named one, or a module."""
+    if isinstance(extractor, FeatureExtractor):
+        return extractor
+    if isinstance(extractor, nn.Module):
+        return ModuleExtractor(extractor, name=type(extractor).__name__, device=device)
+    if extractor in (None, "inception"):
+        return InceptionExtractor(weights, mode=mode, dims=dims, device=device, fast=fast,
+                                  allow_download=allow_download)
+    from .small_features import load_small_extractor
+
+    return load_small_extractor(str(extractor), device=device)
+
+
+def _resolve(src, extractor: FeatureExtractor, num_workers, skip_bad, num_samples, keep_features,
+             keep_logits, batch_size, progress, desc) -> tuple[Stats, Extraction | None]:
+    s = open_source(src, num_workers=num_workers, skip_bad=skip_bad, num_samples=num_samples)
+    if isinstance(s, Stats):
+        return s, None
+    ex = extract(s, extractor, batch_size=batch_size, keep_features=keep_features,
+                 keep_logits=keep_logits, progress=progress, desc=desc)
+    return ex.stats, ex
+
+
+def compute_stats(
+    src,
+    *,
+    mode: str = "tf",
+    dims: int = 2048,
+    batch_size: int = 50,
+    device=None,
+    num_workers: int | None = None,
+    weights: str | Path | None = None,
+    extractor: FeatureExtractor | nn.Module | str | None = None,
+    num_samples: int | None = None,
+    skip_bad: bool = False,
+    progress: bool = True,
+) -> Stats:
+    """Mean and covariance of the features of ``src`` (any source; a statistics file is returned as is)."""
+    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights)
+    s = open_source(src, num_workers=num_workers, skip_bad=skip_bad, num_samples=num_samples)
+    if isinstance(s, Stats):
+        return s
+    return extract(s, ext, batch_size=batch_size, progress=progress).stats
+
+
+@dataclass
+class FIDResult:
+    """The numbers of one ``fid`` call. ``float(result)`` is the distance."""
+
+    fid: float
+    label: str
+    n_a: int
+    n_b: int
+    mode: str | None
+    dims: int
+    seconds: float
+    kid_mean: float | None = None
+    kid_std: float | None = None
+    isc_mean: float | None = None
+    isc_std: float | None = None
+    fid_bootstrap_mean: float | None = None
+    fid_bootstrap_std: float | None = None
+    skipped: dict = field(default_factory=dict)
+
+    def __float__(self) -> float:
+        return self.fid
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None and v != {}}
+
+
+def fid(
+    a,
+    b,
+    *,
+    mode: str = "tf",
+    dims: int = 2048,
+    batch_size: int = 50,
+    device=None,
+    num_workers: int | None = None,
+    weights: str | Path | None = None,
+    extractor: FeatureExtractor | nn.Module | str | None = None,
+    num_samples: int | tuple[int | None, int | None] | None = None,
+    kid: bool = False,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    isc: bool = False,
+    isc_splits: int = 10,
+    bootstrap: int = 0,
+    seed: int = 0,
+    skip_bad: bool = False,
+    progress: bool = True,
+) -> FIDResult:
+    """FID between two sources (folders, zips, arrays, tensors, generators, statistics files).
+
+    With ``kid=True`` also the Kernel Inception Distance, with ``isc=True`` the Inception Score of
+    ``a``, with ``bootstrap=K`` the mean and standard deviation of the FID over K bootstrap
+    resamples of the images. All come from one pass of each source through the network.
+    """
+    t0 = time.perf_counter()
+    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights)
+    na, nb = num_samples if isinstance(num_samples, tuple) else (num_samples, num_samples)
+    keep_f = kid or bootstrap > 0
+    sa, ea = _resolve(a, ext, num_workers, skip_bad, na, keep_f, isc, batch_size, progress, "first")
+    sb, eb = _resolve(b, ext, num_workers, skip_bad, nb, keep_f, False, batch_size, progress, "second")
+    check_compatible(sa, sb)
+    result = FIDResult(
+        fid=metrics.frechet_distance(sa.mu, sa.sigma, sb.mu, sb.sigma),
+        label=ext.label if (ea or eb) else "FID",
+        n_a=sa.n or 0,
+        n_b=sb.n or 0,
+        mode=sa.meta.get("mode") or sb.meta.get("mode") or (ext.mode if (ea or eb) else None),
+        dims=sa.dims,
+        seconds=0.0,
+    )
+    if kid:
+        if ea is None or eb is None:
+            raise InputError("--kid needs images on both sides, not a statistics file")
+        result.kid_mean, result.kid_std = metrics.kid(
+            ea.features, eb.features, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed
+        )
+    if isc:
+        if ea is None:
+            raise InputError("--isc needs images as the first source, not a statistics file")
+        result.isc_mean, result.isc_std = metrics.inception_score(ea.logits, splits=isc_splits)
+    if bootstrap > 0:
+        result.fid_bootstrap_mean, result.fid_bootstrap_std = metrics.fid_bootstrap(
+            ea.features if ea else None, eb.features if eb else None,
+            ref1=(sa.mu, sa.sigma), ref2=(sb.mu, sb.sigma), rounds=bootstrap, seed=seed,
+        )
+    skipped = {k: e.skipped for k, e in (("a", ea), ("b", eb)) if e is not None and e.skipped}
+    result.skipped = skipped
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def frechet_distance(s1, s2, mu2=None, sigma2=None) -> float:
+    """Fréchet distance between two :class:`Stats` (or ``mu1, sigma1, mu2, sigma2`` arrays)."""
+    return metrics.frechet_distance(s1, s2, mu2, sigma2)
+
+
+__all__ = ["compute_stats", "fid", "frechet_distance", "get_extractor", "FIDResult"]

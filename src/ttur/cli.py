@@ -1,0 +1,54 @@
+"""The ``ttur`` command. Each subcommand lives beside the code it drives and registers itself here.
+
+Errors a user can cause (:class:`ttur.TturError`) print one line on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import TturError
+
+#: modules that define ``register(subparsers)``; order is the order of ``ttur --help``
+SUBCOMMANDS = [
+    "ttur.cli_fid",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="ttur",
+        description="FID as the original TensorFlow code computes it, and GANs trained with the "
+        "Two Time-Scale Update Rule (Heusel et al., NeurIPS 2017).",
+    )
+    parser.add_argument("--version", action="version", version=f"ttur {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except TturError as e:
+        print(f"ttur: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ttur: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `ttur fid ... | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""``ttur fid``, ``ttur stats`` and ``ttur weights``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import TturError
+
+
+def add_extractor_args(p: argparse.ArgumentParser) -> None:
+    """Options shared by every command that runs images through a feature extractor."""
+    from .inception import DIMS
+    from .preprocess import MODES
+
+    p.add_argument("--mode", default="tf", choices=MODES,
+                   help="preprocessing: tf (the original TensorFlow graph, default), pytorch-fid, clean")
+    p.add_argument("--dims", type=int, default=2048, choices=DIMS, help="Inception feature dimension (2048)")
+    p.add_argument("--batch-size", type=int, default=50, help="images per network batch (50)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
+    p.add_argument("--num-workers", type=int, default=None,
+                   help="decoding processes (default: 0 for small sets, else up to 4)")
+    p.add_argument("--weights", default=None,
+                   help="Inception weights file (default: $TTUR_INCEPTION_WEIGHTS, the cache, or download)")
+    p.add_argument("--extractor", default=None,
+                   help="feature extractor instead of Inception: the name of a bundled one "
+                        "(reported as FD, not FID)")
+    p.add_argument("--skip-bad", action="store_true", help="skip corrupt images (counted) instead of stopping")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "fid", help="FID between two image sources",
+        description="FID between two sources: folders (recursive), zips, .npy/.npz image arrays, "
+        "statistics .npz files, CIFAR-10 batches, MNIST IDX, SVHN .mat, LSUN LMDB.",
+    )
+    p.add_argument("a", help="first source (the generated images, by convention)")
+    p.add_argument("b", help="second source (the reference images or statistics)")
+    add_extractor_args(p)
+    p.add_argument("--kid", action="store_true", help="also the Kernel Inception Distance")
+    p.add_argument("--kid-subsets", type=int, default=100)
+    p.add_argument("--kid-subset-size", type=int, default=1000)
+    p.add_argument("--isc", action="store_true", help="also the Inception Score of the first source")
+    p.add_argument("--isc-splits", type=int, default=10)
+    p.add_argument("--bootstrap", type=int, default=0, metavar="K",
+                   help="error bar: standard deviation of the FID over K bootstrap resamples")
+    p.add_argument("--seed", type=int, default=0, help="seed of KID subsets and bootstrap resamples")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_fid)
+
+    s = sub.add_parser("stats", help="save the feature statistics of a source (.npz)",
+                       description="Compute mu and sigma of a source's features and save them; the file "
+                       "is readable by the official TTUR code and pytorch-fid.")
+    s.add_argument("src", help="image source")
+    s.add_argument("-o", "--output", required=True, help="output .npz")
+    add_extractor_args(s)
+    s.set_defaults(func=run_stats)
+
+    w = sub.add_parser("weights", help="where the Inception weights are; fetch or check them")
+    w.add_argument("--download", action="store_true", help="download them into the cache (checked by SHA-256)")
+    w.add_argument("--check", metavar="FILE", help="say whether FILE is the official weights file")
+    w.set_defaults(func=run_weights)
+
+
+def _check_positive(args) -> None:
+    for name in ("batch_size", "bootstrap", "kid_subsets", "kid_subset_size", "isc_splits"):
+        v = getattr(args, name, None)
+        if v is not None and v < (0 if name == "bootstrap" else 1):
+            raise TturError(f"--{name.replace('_', '-')}: must be positive, got {v}")
+
+
+def run_fid(args) -> int:
+    from .api import fid
+
+    _check_positive(args)
+    r = fid(
+        args.a, args.b, mode=args.mode, dims=args.dims, batch_size=args.batch_size, device=args.device,
+        num_workers=args.num_workers, weights=args.weights, extractor=args.extractor, kid=args.kid,
+        kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size, isc=args.isc,
+        isc_splits=args.isc_splits, bootstrap=args.bootstrap, seed=args.seed, skip_bad=args.skip_bad,
+        progress=not args.no_progress,
+    )
+    for side, k in r.skipped.items():
+        print(f"ttur: skipped {k} unreadable image{'s' if k > 1 else ''} in the "
+              f"{'first' if side == 'a' else 'second'} source", file=sys.stderr)
+    if args.json:
+        print(json.dumps(r.to_dict()))
+        return 0
+    label = r.label
+    line = f"{label}: {r.fid!r}"
+    if r.fid_bootstrap_std is not None:
+        line += f"  (bootstrap std {r.fid_bootstrap_std:.4g} over {args.bootstrap} resamples)"
+    print(line)
+    if r.kid_mean is not None:
+        print(f"KID: {r.kid_mean!r} +- {r.kid_std:.6g}")
+    if r.isc_mean is not None:
+        print(f"Inception Score: {r.isc_mean!r} +- {r.isc_std:.6g}")
+    return 0
+
+
+def run_stats(args) -> int:
+    from .api import compute_stats
+
+    _check_positive(args)
+    st = compute_stats(
+        args.src, mode=args.mode, dims=args.dims, batch_size=args.batch_size, device=args.device,
+        num_workers=args.num_workers, weights=args.weights, extractor=args.extractor,
+        skip_bad=args.skip_bad, progress=not args.no_progress,
+    )
+    path = st.save(args.output)
+    print(f"wrote {path} ({st.n} images, {st.dims}-d, mode {st.meta.get('mode')})")
+    return 0
+
+
+def run_weights(args) -> int:
+    from . import weights as W
+
+    if args.check:
+        from pathlib import Path
+
+        p = Path(args.check)
+        if not p.is_file():
+            raise TturError(f"--check: {p} does not exist")
+        ok = W.is_official(p)
+        print(f"{p}: {'the official FID Inception weights' if ok else 'NOT the official weights'} "
+              f"(sha256 {W.sha256_file(p)})")
+        return 0 if ok else 1
+    if args.download:
+        found = W.find_weights()
+        if found is None:
+            found = W.download()
+        print(f"weights: {found}")
+        return 0
+    found = W.find_weights()
+    if found is None:
+        print(f"no FID Inception weights found: {W.how_to_get()}")
+        return 1
+    print(f"weights: {found}{'' if W.is_official(found) else ' (not the official file)'}")
+    return 0

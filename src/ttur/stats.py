@@ -1,0 +1,145 @@
+"""Gaussian statistics of features: streaming accumulation, ``.npz`` files, compatibility checks.
+
+Files hold ``mu`` and ``sigma`` like the official TTUR files and pytorch-fid's, so either tool reads
+ours and we read theirs. Our own metadata rides along under extra keys (``n``, ``mode``, ``dims``,
+``extractor``, ``weights_sha256``, ``ttur_version``) that readers of the old format ignore. Every
+array is a plain numeric or unicode array: ``np.load(allow_pickle=False)`` reads them.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import NumericalError, StatsError
+from .utils import atomic_write
+
+META_KEYS = ("n", "mode", "dims", "extractor", "weights_sha256", "ttur_version")
+
+
+@dataclass
+class Stats:
+    """Mean, covariance and sample count of a set of feature vectors, with what made them."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+    n: int | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def dims(self) -> int:
+        return int(self.mu.shape[0])
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``path`` (``.npz``) atomically: a crash never leaves half a file in its place."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        arrays = {"mu": self.mu.astype(np.float64), "sigma": self.sigma.astype(np.float64)}
+        if self.n is not None:
+            arrays["n"] = np.array(self.n, dtype=np.int64)
+        for k, v in self.meta.items():
+            if v is not None and k in META_KEYS and k != "n":
+                arrays[k] = np.array(v)
+        with atomic_write(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Stats:
+        """Read a statistics file (ours, the official TTUR ones, pytorch-fid's)."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                keys = set(data.files)
+                if not {"mu", "sigma"} <= keys:
+                    raise StatsError(
+                        f"{path}: not a statistics file (it has {sorted(keys)}, not the keys 'mu' and 'sigma')"
+                    )
+                mu = np.asarray(data["mu"], np.float64)
+                sigma = np.asarray(data["sigma"], np.float64)
+                meta = {}
+                for k in META_KEYS:
+                    if k in keys:
+                        v = data[k]
+                        meta[k] = v.item() if v.ndim == 0 else v.tolist()
+        except StatsError:
+            raise
+        except FileNotFoundError as e:
+            raise StatsError(f"{path}: no such file") from e
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+            raise StatsError(f"{path}: cannot read statistics ({e})") from e
+        if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
+            raise StatsError(f"{path}: mu has shape {mu.shape} and sigma {sigma.shape}; expected (d,) and (d, d)")
+        if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
+            raise StatsError(f"{path}: the statistics contain NaN or infinity")
+        n = meta.pop("n", None)
+        return cls(mu, sigma, None if n is None else int(n), meta)
+
+
+def check_compatible(a: Stats, b: Stats, names: tuple[str, str] = ("first", "second")) -> None:
+    """Refuse to compare statistics made with different feature dimensions, modes or networks."""
+    if a.dims != b.dims:
+        raise StatsError(
+            f"cannot compare {names[0]} ({a.dims}-d features) with {names[1]} ({b.dims}-d features)"
+        )
+    for key, what in (("mode", "preprocessing mode"), ("extractor", "feature extractor"),
+                      ("weights_sha256", "network weights")):
+        va, vb = a.meta.get(key), b.meta.get(key)
+        if va is not None and vb is not None and va != vb:
+            raise StatsError(
+                f"cannot compare {names[0]} ({what} {va!r}) with {names[1]} ({what} {vb!r}); "
+                "compute both with the same settings"
+            )
+
+
+class StatsAccumulator:
+    """Streaming mean and covariance in float64: memory is O(d^2), whatever the number of images.
+
+    Each batch is folded in with the pairwise update of Chan, Golub and LeVeque (exact for any
+    split of the data), so merging the accumulators of several processes gives the statistics of
+    the whole set.
+    """
+
+    def __init__(self, dims: int, device: torch.device | str = "cpu") -> None:
+        self.dims = dims
+        self.n = 0
+        self.mean = torch.zeros(dims, dtype=torch.float64, device=device)
+        self.m2 = torch.zeros(dims, dims, dtype=torch.float64, device=device)
+
+    def update(self, feats: torch.Tensor) -> None:
+        x = feats.detach().to(self.mean.device, torch.float64)
+        if x.ndim != 2 or x.shape[1] != self.dims:
+            raise ValueError(f"expected (N, {self.dims}) features, got {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise NumericalError("the feature extractor produced NaN or infinity")
+        nb = x.shape[0]
+        if nb == 0:
+            return
+        mb = x.mean(0)
+        xc = x - mb
+        self._merge(nb, mb, xc.t() @ xc)
+
+    def _merge(self, nb: int, mb: torch.Tensor, m2b: torch.Tensor) -> None:
+        n = self.n + nb
+        delta = mb - self.mean
+        self.m2 += m2b + torch.outer(delta, delta) * (self.n * nb / n)
+        self.mean += delta * (nb / n)
+        self.n = n
+
+    def merge(self, other: StatsAccumulator) -> None:
+        if other.n:
+            self._merge(other.n, other.mean.to(self.mean.device), other.m2.to(self.m2.device))
+
+    def stats(self, meta: dict | None = None) -> Stats:
+        if self.n < 2:
+            raise StatsError(f"need at least 2 images for a covariance, got {self.n}")
+        sigma = self.m2 / (self.n - 1)
+        sigma = 0.5 * (sigma + sigma.t())
+        return Stats(self.mean.cpu().numpy().copy(), sigma.cpu().numpy(), self.n, dict(meta or {}))
