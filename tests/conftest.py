@@ -1,0 +1,72 @@
+"""Shared test fixtures: the golden data in ../shared/fixtures and the stand-in Inception weights."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    """``$TTUR_SHARED``, else the ``shared`` folder beside the repository."""
+    env = os.environ.get("TTUR_SHARED")
+    return Path(env) if env else ROOT.parent / "shared"
+
+
+SHARED = shared_dir()
+FIXTURES = SHARED / "fixtures"
+DATA = SHARED / "data"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.skip(f"golden fixtures not found at {FIXTURES} (set TTUR_SHARED)")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not DATA.is_dir():
+        pytest.skip(f"shared data not found at {DATA} (set TTUR_SHARED)")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def golden(fixtures_dir) -> dict:
+    return json.loads((fixtures_dir / "golden.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def fake_weights(fixtures_dir, tmp_path_factory) -> Path:
+    """The stand-in FID Inception weights, written once per session by fixtures/fake_weights.py."""
+    spec = importlib.util.spec_from_file_location("fake_weights", fixtures_dir / "fake_weights.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    import torch
+
+    keys = json.loads((fixtures_dir / "fid_inception_keys.json").read_text())
+    path = tmp_path_factory.mktemp("weights") / "fake_inception.pth"
+    torch.save(mod.fake_state_dict(keys), path)
+    return path
+
+
+@pytest.fixture()
+def weights_env(fake_weights, monkeypatch) -> Path:
+    """Point TTUR_INCEPTION_WEIGHTS at the stand-in weights and forbid downloads."""
+    monkeypatch.setenv("TTUR_INCEPTION_WEIGHTS", str(fake_weights))
+    monkeypatch.setenv("TTUR_OFFLINE", "1")
+    return fake_weights
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch, tmp_path_factory):
+    """No test downloads anything, and none sees a weights file in the user's cache."""
+    monkeypatch.setenv("TTUR_OFFLINE", "1")
+    monkeypatch.setenv("TTUR_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.getbasetemp() / "torch_home"))
