@@ -12,7 +12,7 @@ from . import metrics
 from .errors import InputError
 from .features import Extraction, FeatureExtractor, InceptionExtractor, ModuleExtractor, extract
 from .sources import open_source
-from .stats import Stats, check_compatible
+from .stats import Stats, check_compatible, check_meta
 
 
 def get_extractor(
@@ -38,11 +38,12 @@ def get_extractor(
     return load_small_extractor(str(extractor), device=device)
 
 
-def _resolve(src, extractor: FeatureExtractor, num_workers, skip_bad, num_samples, keep_features,
-             keep_logits, batch_size, progress, desc) -> tuple[Stats, Extraction | None]:
-    s = open_source(src, num_workers=num_workers, skip_bad=skip_bad, num_samples=num_samples)
+def _run(s, extractor: FeatureExtractor, keep_features, keep_logits, batch_size, progress
+         ) -> tuple[Stats, Extraction | None]:
     if isinstance(s, Stats):
         return s, None
+    desc = str(getattr(s, "name", "images"))
+    desc = desc if len(desc) <= 30 else "..." + desc[-27:]
     ex = extract(s, extractor, batch_size=batch_size, keep_features=keep_features,
                  keep_logits=keep_logits, progress=progress, desc=desc)
     return ex.stats, ex
@@ -61,9 +62,13 @@ def compute_stats(
     num_samples: int | None = None,
     skip_bad: bool = False,
     progress: bool = True,
+    fast: bool = True,
 ) -> Stats:
-    """Mean and covariance of the features of ``src`` (any source; a statistics file is returned as is)."""
-    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights)
+    """Mean and covariance of the features of ``src`` (any source; a statistics file is returned as is).
+
+    ``fast=False`` runs the reference layout of the Inception network instead of the fused build.
+    """
+    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast)
     s = open_source(src, num_workers=num_workers, skip_bad=skip_bad, num_samples=num_samples)
     if isinstance(s, Stats):
         return s
@@ -117,19 +122,33 @@ def fid(
     seed: int = 0,
     skip_bad: bool = False,
     progress: bool = True,
+    fast: bool = True,
 ) -> FIDResult:
     """FID between two sources (folders, zips, arrays, tensors, generators, statistics files).
 
     With ``kid=True`` also the Kernel Inception Distance, with ``isc=True`` the Inception Score of
     ``a``, with ``bootstrap=K`` the mean and standard deviation of the FID over K bootstrap
     resamples of the images. All come from one pass of each source through the network.
+    ``fast=False`` runs the reference layout of the Inception network instead of the fused build.
     """
     t0 = time.perf_counter()
-    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights)
+    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast)
     na, nb = num_samples if isinstance(num_samples, tuple) else (num_samples, num_samples)
     keep_f = kid or bootstrap > 0
-    sa, ea = _resolve(a, ext, num_workers, skip_bad, na, keep_f, isc, batch_size, progress, "first")
-    sb, eb = _resolve(b, ext, num_workers, skip_bad, nb, keep_f, False, batch_size, progress, "second")
+    # open (and so check) both sources before the long pass over the first
+    src_a = open_source(a, num_workers=num_workers, skip_bad=skip_bad, num_samples=na)
+    src_b = open_source(b, num_workers=num_workers, skip_bad=skip_bad, num_samples=nb)
+    if kid and (isinstance(src_a, Stats) or isinstance(src_b, Stats)):
+        raise InputError("--kid needs images on both sides, not a statistics file")
+    if isc and isinstance(src_a, Stats):
+        raise InputError("--isc needs images as the first source, not a statistics file")
+    for s, name in ((src_a, "first"), (src_b, "second")):
+        if isinstance(s, Stats) and ext.dims:
+            check_meta(s.dims, s.meta, ext.dims, ext.meta(), (f"the {name} statistics", "these settings"))
+    if isinstance(src_a, Stats) and isinstance(src_b, Stats):
+        check_compatible(src_a, src_b)
+    sa, ea = _run(src_a, ext, keep_f, isc, batch_size, progress)
+    sb, eb = _run(src_b, ext, keep_f, False, batch_size, progress)
     check_compatible(sa, sb)
     result = FIDResult(
         fid=metrics.frechet_distance(sa.mu, sa.sigma, sb.mu, sb.sigma),
@@ -141,14 +160,10 @@ def fid(
         seconds=0.0,
     )
     if kid:
-        if ea is None or eb is None:
-            raise InputError("--kid needs images on both sides, not a statistics file")
         result.kid_mean, result.kid_std = metrics.kid(
             ea.features, eb.features, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed
         )
     if isc:
-        if ea is None:
-            raise InputError("--isc needs images as the first source, not a statistics file")
         result.isc_mean, result.isc_std = metrics.inception_score(ea.logits, splits=isc_splits)
     if bootstrap > 0:
         result.fid_bootstrap_mean, result.fid_bootstrap_std = metrics.fid_bootstrap(

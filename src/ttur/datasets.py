@@ -134,17 +134,32 @@ class ZipImages(ImageSequence):
         return f"{self.path}:{self.members[i]}"
 
 
+def channels_last(shape: tuple[int, ...], prefer_last: bool) -> bool | None:
+    """Whether a 4-d image batch of ``shape`` is NHWC (True) or NCHW (False); None if neither fits.
+
+    An axis of 3 wins over an axis of 1 or 4 (a 4x4 RGB batch is NHWC (N, 4, 4, 3), not RGBA NCHW);
+    when both or neither are 3, ``prefer_last`` decides (numpy arrays: NHWC, torch tensors: NCHW).
+    """
+    last, second = shape[3] in (1, 3, 4), shape[1] in (1, 3, 4)
+    if last and second:
+        if (shape[3] == 3) != (shape[1] == 3):
+            return shape[3] == 3
+        return prefer_last
+    if last or second:
+        return last
+    return None
+
+
 def _array_layout(a: np.ndarray, what: str) -> np.ndarray:
     """An image array to NHWC: accepts NHWC, NCHW (1, 3 or 4 channels) and NHW."""
     if a.ndim == 3:
         return a[..., None]
     if a.ndim != 4:
         raise InputError(f"{what}: expected images as N x H x W x C or N x C x H x W, got shape {a.shape}")
-    if a.shape[3] in (1, 3, 4):
-        return a
-    if a.shape[1] in (1, 3, 4):
-        return a.transpose(0, 2, 3, 1)
-    raise InputError(f"{what}: cannot tell the channel axis of shape {a.shape} (need 1, 3 or 4 channels)")
+    layout = channels_last(a.shape, prefer_last=True)
+    if layout is None:
+        raise InputError(f"{what}: cannot tell the channel axis of shape {a.shape} (need 1, 3 or 4 channels)")
+    return a if layout else a.transpose(0, 2, 3, 1)
 
 
 def float_to_pixels(a: np.ndarray, what: str) -> np.ndarray:
@@ -191,6 +206,8 @@ class ArrayImages(ImageSequence):
 
     def __getitem__(self, i: int) -> np.ndarray:
         a = self.array[i]
+        if not a.flags.writeable:  # memory-mapped .npy
+            a = np.array(a)
         if a.shape[2] == 1:
             return np.repeat(a, 3, axis=2)
         return a[:, :, :3]

@@ -63,6 +63,7 @@ class FeatureExtractor:
 
 
 _MODEL_CACHE: dict[tuple, nn.Module] = {}
+_WARNED: set[str] = set()
 
 
 class InceptionExtractor(FeatureExtractor):
@@ -84,6 +85,13 @@ class InceptionExtractor(FeatureExtractor):
         self.path = W.resolve_weights(weights, allow_download=allow_download)
         self.weights_sha256 = W.sha256_file(self.path)
         self.official = self.weights_sha256 == W.SHA256
+        if not self.official and str(self.path) not in _WARNED:
+            _WARNED.add(str(self.path))
+            warnings.warn(
+                f"{self.path} is not the official FID Inception weights file (sha256 "
+                f"{self.weights_sha256[:12]}...): its numbers are not comparable with published FIDs",
+                stacklevel=2,
+            )
         self.name = "inception"
         key = (str(self.path), self.weights_sha256, str(self.device), fast)
         if key not in _MODEL_CACHE:
@@ -131,10 +139,11 @@ class ModuleExtractor(FeatureExtractor):
         self.grayscale = grayscale
         self.mode = f"module:{input_size}" if input_size else "module"
         self.weights_sha256 = _module_hash(module)
-        with torch.inference_mode():
-            s = input_size or 32
-            probe = torch.zeros(2, 1 if grayscale else 3, s, s, device=self.device)
-            self.dims = int(self.module(probe).reshape(2, -1).shape[1])
+        self.dims = 0  # known after the first batch (the module may accept any image size)
+        if input_size:
+            with torch.inference_mode():
+                probe = torch.zeros(2, 1 if grayscale else 3, input_size, input_size, device=self.device)
+                self.dims = int(self.module(probe).reshape(2, -1).shape[1])
 
     def forward(self, pixels: torch.Tensor, logits: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = pixels.to(self.device).float() / 127.5 - 1.0
@@ -144,7 +153,9 @@ class ModuleExtractor(FeatureExtractor):
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
                               align_corners=False, antialias=True)
         with torch.inference_mode():
-            return self.module(x).reshape(x.shape[0], -1).float(), None
+            f = self.module(x).reshape(x.shape[0], -1).float()
+        self.dims = int(f.shape[1])
+        return f, None
 
 
 def _module_hash(module: nn.Module) -> str:
@@ -186,7 +197,7 @@ def extract(
         raise InputError(f"--batch-size: must be positive, got {batch_size}")
     if keep_logits and not extractor.has_logits:
         raise InputError(f"the {extractor.name} extractor has no class logits: the Inception Score needs Inception")
-    acc = accumulator or StatsAccumulator(extractor.dims, device="cpu")
+    acc = accumulator
     feats, logits = [], []
     t0 = time.perf_counter()
     total = len(source)
@@ -197,6 +208,8 @@ def extract(
         for pixels in source.batches(batch_size):
             f, lg = extractor(pixels, logits=keep_logits)
             f = f.float()
+            if acc is None:
+                acc = StatsAccumulator(f.shape[1], device="cpu")
             acc.update(f)
             if keep_features:
                 feats.append(f.cpu().numpy())
@@ -204,12 +217,10 @@ def extract(
                 logits.append(lg.float().cpu().numpy())
             bar.update(f.shape[0])
     skipped = getattr(source, "skipped", 0)
-    n = acc.n
+    n = acc.n if acc is not None else 0
     if n < 2:
-        raise InputError(
-            f"{getattr(source, 'name', 'source')}: {n} image{'s' if n != 1 else ''} "
-            f"{'after skipping ' + str(skipped) + ' bad ones' if skipped else ''}; at least 2 are needed"
-        )
+        after = f" after skipping {skipped} unreadable" if skipped else ""
+        raise InputError(f"{getattr(source, 'name', 'source')}: {n} image(s){after}; at least 2 are needed")
     stats = acc.stats(extractor.meta())
     return Extraction(
         stats=stats,

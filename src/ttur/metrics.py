@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import linalg
 from scipy.linalg import blas
+from scipy.special import logsumexp
 
 from .errors import NumericalError, StatsError
 
@@ -146,6 +147,8 @@ def kid(
     n = min(len(f1), len(f2))
     if n < 2:
         raise StatsError(f"KID needs at least 2 samples on each side, got {len(f1)} and {len(f2)}")
+    if subset_size < 2:
+        raise StatsError(f"KID: the subset size must be at least 2, got {subset_size}")
     m = min(subset_size, n)
     gamma = 1.0 / f1.shape[1] if gamma is None else gamma
     rng = np.random.default_rng(seed)
@@ -184,7 +187,7 @@ def inception_score(logits: np.ndarray, splits: int = 10) -> tuple[float, float]
     scores = []
     for part in np.array_split(np.arange(n), splits):
         pp, lp = p[part], log_p[part]
-        log_py = np.log(pp.mean(axis=0))
+        log_py = logsumexp(lp, axis=0) - np.log(len(part))  # log of the mean, finite where p underflows
         kl = (pp * (lp - log_py)).sum(axis=1).mean()
         scores.append(np.exp(kl))
     return float(np.mean(scores)), float(np.std(scores))

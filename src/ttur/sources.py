@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .datasets import ArrayImages, ImageSequence, float_to_pixels, open_images
+from .datasets import ArrayImages, ImageSequence, channels_last, float_to_pixels, open_images
 from .errors import InputError
 from .stats import Stats
 
@@ -174,10 +174,11 @@ def to_pixels(x, what: str, quantize: bool = False) -> torch.Tensor:
         x = x[:, None]
     if x.ndim != 4:
         raise InputError(f"{what}: expected images N x C x H x W, got shape {tuple(x.shape)}")
-    if x.shape[1] not in (1, 3, 4) and x.shape[3] in (1, 3, 4):
-        x = x.permute(0, 3, 1, 2)
-    if x.shape[1] not in (1, 3, 4):
+    layout = channels_last(tuple(x.shape), prefer_last=False)
+    if layout is None:
         raise InputError(f"{what}: images need 1, 3 or 4 channels, got shape {tuple(x.shape)}")
+    if layout:
+        x = x.permute(0, 3, 1, 2)
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
     elif x.shape[1] == 4:

@@ -85,13 +85,17 @@ class Stats:
 
 def check_compatible(a: Stats, b: Stats, names: tuple[str, str] = ("first", "second")) -> None:
     """Refuse to compare statistics made with different feature dimensions, modes or networks."""
-    if a.dims != b.dims:
-        raise StatsError(
-            f"cannot compare {names[0]} ({a.dims}-d features) with {names[1]} ({b.dims}-d features)"
-        )
+    check_meta(a.dims, a.meta, b.dims, b.meta, names)
+
+
+def check_meta(dims_a: int, meta_a: dict, dims_b: int, meta_b: dict,
+               names: tuple[str, str] = ("first", "second")) -> None:
+    """The test behind :func:`check_compatible`, on dimensions and metadata alone."""
+    if dims_a != dims_b:
+        raise StatsError(f"cannot compare {names[0]} ({dims_a}-d features) with {names[1]} ({dims_b}-d features)")
     for key, what in (("mode", "preprocessing mode"), ("extractor", "feature extractor"),
                       ("weights_sha256", "network weights")):
-        va, vb = a.meta.get(key), b.meta.get(key)
+        va, vb = meta_a.get(key), meta_b.get(key)
         if va is not None and vb is not None and va != vb:
             raise StatsError(
                 f"cannot compare {names[0]} ({what} {va!r}) with {names[1]} ({what} {vb!r}); "
