@@ -68,10 +68,10 @@ def compute_stats(
 
     ``fast=False`` runs the reference layout of the Inception network instead of the fused build.
     """
-    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast)
     s = open_source(src, num_workers=num_workers, skip_bad=skip_bad, num_samples=num_samples)
     if isinstance(s, Stats):
         return s
+    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast)
     return extract(s, ext, batch_size=batch_size, progress=progress).stats
 
 
@@ -132,18 +132,20 @@ def fid(
     ``fast=False`` runs the reference layout of the Inception network instead of the fused build.
     """
     t0 = time.perf_counter()
-    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast)
     na, nb = num_samples if isinstance(num_samples, tuple) else (num_samples, num_samples)
     keep_f = kid or bootstrap > 0
-    # open (and so check) both sources before the long pass over the first
+    # open (and so check) both sources before loading the network and the long pass over the first
     src_a = open_source(a, num_workers=num_workers, skip_bad=skip_bad, num_samples=na)
     src_b = open_source(b, num_workers=num_workers, skip_bad=skip_bad, num_samples=nb)
+    both_stats = isinstance(src_a, Stats) and isinstance(src_b, Stats)
+    ext = None if both_stats else get_extractor(extractor, mode=mode, dims=dims, device=device,
+                                                 weights=weights, fast=fast)
     if kid and (isinstance(src_a, Stats) or isinstance(src_b, Stats)):
         raise InputError("--kid needs images on both sides, not a statistics file")
     if isc and isinstance(src_a, Stats):
         raise InputError("--isc needs images as the first source, not a statistics file")
     for s, name in ((src_a, "first"), (src_b, "second")):
-        if isinstance(s, Stats) and ext.dims:
+        if isinstance(s, Stats) and ext is not None and ext.dims:
             check_meta(s.dims, s.meta, ext.dims, ext.meta(), (f"the {name} statistics", "these settings"))
     if isinstance(src_a, Stats) and isinstance(src_b, Stats):
         check_compatible(src_a, src_b)
@@ -152,10 +154,10 @@ def fid(
     check_compatible(sa, sb)
     result = FIDResult(
         fid=metrics.frechet_distance(sa.mu, sa.sigma, sb.mu, sb.sigma),
-        label=ext.label if (ea or eb) else "FID",
+        label=ext.label if ext is not None else _stats_label(sa),
         n_a=sa.n or 0,
         n_b=sb.n or 0,
-        mode=sa.meta.get("mode") or sb.meta.get("mode") or (ext.mode if (ea or eb) else None),
+        mode=sa.meta.get("mode") or sb.meta.get("mode") or (ext.mode if ext is not None else None),
         dims=sa.dims,
         seconds=0.0,
     )
@@ -174,6 +176,11 @@ def fid(
     result.skipped = skipped
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _stats_label(s: Stats) -> str:
+    name = s.meta.get("extractor")
+    return "FID" if name in (None, "inception") else f"FD ({name} features)"
 
 
 def frechet_distance(s1, s2, mu2=None, sigma2=None) -> float:
