@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 
-from .errors import TturError
+from .errors import PeerError, TturError
 
 #: modules that define ``register(subparsers)``; order is the order of ``ttur --help``
 SUBCOMMANDS = [
@@ -44,16 +45,30 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    from . import distributed as dist
+
     try:
+        if dist.launched_by_torchrun():
+            dist.init_from_env(getattr(args, "device", None))
+            if not dist.is_main():  # one process reports; the others only compute
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return int(args.func(args) or 0)
+    except PeerError:
+        return 2
     except TturError as e:
-        print(f"ttur: error: {e}", file=sys.stderr)
+        prefix = f"ttur: error: [rank {dist.rank()}] " if dist.is_active() else "ttur: error: "
+        print(f"{prefix}{e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ttur: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `ttur fid ... | head`
         return 0
+    finally:
+        if dist.is_active():
+            import torch.distributed
+
+            torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,3 +25,7 @@ class ConfigError(TturError):
 
 class NumericalError(TturError):
     """A computation produced NaN or infinity."""
+
+
+class PeerError(TturError):
+    """Another process of a torch.distributed group failed; it reports the cause itself."""

@@ -40,6 +40,10 @@ class Source:
     def batches(self, batch_size: int) -> Iterator[torch.Tensor | list[torch.Tensor]]:  # pragma: no cover
         raise NotImplementedError
 
+    def shard(self, start: int, stop: int) -> Source:  # pragma: no cover
+        """The part of this source a rank of a process group takes: images [start, stop)."""
+        raise NotImplementedError
+
 
 class _Decode(Dataset):
     """Worker-side decoding: returns (index, image or None, error message or None)."""
@@ -102,8 +106,14 @@ class SequenceSource(Source):
     def __len__(self) -> int:
         return len(self.seq) if self.indices is None else len(self.indices)
 
+    def shard(self, start: int, stop: int) -> SequenceSource:
+        idx = np.arange(len(self.seq)) if self.indices is None else self.indices
+        return SequenceSource(self.seq, self.num_workers, self.skip_bad, idx[start:stop])
+
     def batches(self, batch_size: int) -> Iterator[torch.Tensor | list[torch.Tensor]]:
         n = len(self)
+        if n == 0 and self.indices is not None:  # an empty shard of a non-empty source
+            return
         if n == 0:
             raise InputError(f"{self.name}: no images found")
         workers = default_workers(n) if self.num_workers is None else self.num_workers
@@ -150,6 +160,14 @@ class GeneratorSource(Source):
 
     def __len__(self) -> int:
         return self.n
+
+    def shard(self, start: int, stop: int) -> GeneratorSource:
+        """``stop - start`` samples of the same callable: under a process group each rank calls it for
+        its share, so a generator must draw from a per-rank seed (as a training loop's ranks do)."""
+        shard = GeneratorSource.__new__(GeneratorSource)
+        shard.__dict__.update(self.__dict__)
+        shard.n = stop - start
+        return shard
 
     def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
         done = 0

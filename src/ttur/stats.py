@@ -141,6 +141,23 @@ class StatsAccumulator:
         if other.n:
             self._merge(other.n, other.mean.to(self.mean.device), other.m2.to(self.m2.device))
 
+    def all_reduce(self) -> None:
+        """Combine the accumulators of all ranks of the process group (in place, on every rank).
+
+        First the global count and mean, then each rank's M2 moved to the global mean
+        (``M2_r + n_r d_r d_r^T``, ``d_r`` = rank mean - global mean), summed.
+        """
+        from .distributed import all_reduce_sum, is_active
+
+        if not is_active():
+            return
+        n_r = torch.tensor([float(self.n)], dtype=torch.float64, device=self.mean.device)
+        total = all_reduce_sum(n_r)
+        mean = all_reduce_sum(self.mean * n_r) / total.clamp(min=1)
+        d = self.mean - mean
+        m2 = all_reduce_sum(self.m2 + torch.outer(d, d) * n_r)
+        self.n, self.mean, self.m2 = int(total.item()), mean, m2
+
     def stats(self, meta: dict | None = None) -> Stats:
         if self.n < 2:
             raise StatsError(f"need at least 2 images for a covariance, got {self.n}")
