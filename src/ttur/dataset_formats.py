@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import shapes  # noqa: F401  (registers the name "shapes")
 from .datasets import ImageSequence, register
 from .errors import InputError
 
