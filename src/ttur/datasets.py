@@ -331,9 +331,26 @@ def _load_plugins() -> None:
     from . import dataset_formats  # noqa: F401
 
 
+NamedOpener = Callable[[str], ImageSequence | None]
+_NAMED: list[NamedOpener] = []
+
+
+def register_named(opener: NamedOpener) -> NamedOpener:
+    """Add a built-in dataset named by a string (no file): ``opener(spec)`` returns a sequence
+    if ``spec`` names it (e.g. ``"shapes"``), else None. Names are looked at before paths."""
+    _NAMED.append(opener)
+    return opener
+
+
 def open_images(path: str | os.PathLike) -> ImageSequence:
-    """The image sequence at ``path``: a folder, zip, array file or dataset file."""
+    """The image sequence at ``path``: a folder, zip, array file or dataset file, or a built-in
+    dataset named by a string (``"shapes"``, ``"shapes:N"``; write ``./shapes`` for a folder so named)."""
     _load_plugins()
+    if isinstance(path, str):
+        for named in _NAMED:
+            seq = named(path)
+            if seq is not None:
+                return seq
     p = Path(path)
     for opener in _OPENERS:
         seq = opener(p)
@@ -346,5 +363,5 @@ def open_images(path: str | os.PathLike) -> ImageSequence:
         return FolderImages(p)
     raise InputError(
         f"{path}: unknown file type (expected a folder of images, .zip, .npy/.npz, a statistics .npz, "
-        "CIFAR-10 batches, MNIST IDX, SVHN .mat or an LSUN LMDB folder)"
+        "CIFAR-10 batches, MNIST IDX, SVHN .mat, an LSUN LMDB folder, a .tar of images, or shapes)"
     )
