@@ -275,7 +275,7 @@ def train(cfg: dict, out_dir: str | Path, resume: bool = False, progress: bool =
                             stopped = "callback"
                 if main and cfg["sample_every"] > 0 and (step % cfg["sample_every"] == 0 or last):
                     task.save_samples(G, step, out_dir)
-                if signalled:
+                if signalled or (world == 1 and sig.received):  # (one process: also a signal during evaluation)
                     stopped = sig.received or "SIGTERM"
                 if stopped or last or (cfg["checkpoint_every"] > 0 and step % cfg["checkpoint_every"] == 0):
                     save_checkpoint()
