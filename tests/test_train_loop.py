@@ -177,3 +177,13 @@ def test_cli_train_resume_and_interrupt_codes(tmp_path, capsys):
     assert [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6]
     assert main(["train", str(cfg), "--out", str(run), "--no-progress"]) == 2
     assert "holds a run already" in capsys.readouterr().err
+
+
+def test_cli_quickstart_runs_to_its_end(tmp_path, capsys):
+    run = tmp_path / "q"
+    args = ["quickstart", "--out", str(run), "--no-progress", *TINY, "steps=2", "sample_every=2"]
+    assert main(args) == 0
+    assert "trained 2 steps" in capsys.readouterr().out
+    assert (run / "samples" / "step_0000002.png").is_file() and (run / "config.yaml").is_file()
+    assert main(args) == 0  # a finished run folder: nothing more to do, same summary
+    assert "trained 2 steps" in capsys.readouterr().out

@@ -105,6 +105,7 @@ def train(cfg: dict, out_dir: str | Path, resume: bool = False, progress: bool =
 
     _seed_all(cfg["seed"])
     task = task_class(cfg["task"])(cfg, device, rank, world)
+    _seed_all(cfg["seed"])  # the same initial weights whatever the task set up (e.g. a feature extractor)
     G, D = task.build_models()
     use_cuda = device.type == "cuda"
     if world > 1:  # batch norm over the global batch, as one process would compute it
@@ -123,7 +124,7 @@ def train(cfg: dict, out_dir: str | Path, resume: bool = False, progress: bool =
         D.load_state_dict(state["D"])
         opt.load_state_dict(state["optim"])
         stream.load_state_dict(state["data"])
-        gen.set_state(state["gen"].to(gen.get_state().device) if hasattr(state["gen"], "to") else state["gen"])
+        gen.set_state(state["gen"])
         scaler_d.load_state_dict(state["scaler_d"])
         scaler_g.load_state_dict(state["scaler_g"])
         ckpt.set_rng_state(state["rng"])
