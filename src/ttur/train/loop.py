@@ -80,10 +80,19 @@ def _seed_all(seed: int) -> None:
 def train(cfg: dict, out_dir: str | Path, resume: bool = False, progress: bool = True, callbacks=None,
           say=print) -> TrainResult:
     """Train the GAN that ``cfg`` describes into the run folder ``out_dir``; see the README's training API."""
+    cfg = validate(dict(cfg))
+    threads = torch.get_num_threads()
+    if cfg["threads"]:
+        torch.set_num_threads(cfg["threads"])
+    try:
+        return _train(cfg, Path(out_dir), resume, progress, callbacks, say)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: dict, out_dir: Path, resume: bool, progress: bool, callbacks, say) -> TrainResult:
     from tqdm.auto import tqdm
 
-    cfg = validate(dict(cfg))
-    out_dir = Path(out_dir)
     rank, world = dist.rank(), dist.world_size()
     main = rank == 0
     device = resolve_device(cfg["device"])
