@@ -123,8 +123,15 @@ def test_callback_and_signal_stop_cleanly(tmp_path):
     assert signal.getsignal(signal.SIGTERM) is old  # handlers restored
 
 
+def _no_weights(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("TTUR_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("TTUR_CACHE", str(tmp_path / "empty-cache"))
+
+
 def test_shapes_fallback_when_no_inception_weights(tmp_path, monkeypatch):
     import ttur.api
+
+    _no_weights(monkeypatch, tmp_path)
 
     probe, asked = _probe(), []
     real = ttur.api.get_extractor
@@ -147,8 +154,10 @@ def test_shapes_fallback_when_no_inception_weights(tmp_path, monkeypatch):
     assert [s for s in said if s.startswith("step 3: FD (shapes features)")]
 
 
-def test_non_shapes_data_without_weights_is_refused(tmp_path):
+def test_non_shapes_data_without_weights_is_refused(tmp_path, monkeypatch):
     import numpy as np
+
+    _no_weights(monkeypatch, tmp_path)
 
     np.save(tmp_path / "x.npy", np.zeros((4, 32, 32, 3), np.uint8))
     from ttur.errors import WeightsError
