@@ -196,3 +196,28 @@ def test_cli_quickstart_runs_to_its_end(tmp_path, capsys):
     assert (run / "samples" / "step_0000002.png").is_file() and (run / "config.yaml").is_file()
     assert main(args) == 0  # a finished run folder: nothing more to do, same summary
     assert "trained 2 steps" in capsys.readouterr().out
+
+
+def test_cli_sigterm_writes_a_checkpoint_and_exits_143(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "ttur", "train", "quickstart", "--out", str(run), "--no-progress",
+                             *TINY, "steps=100000", "log_every=1", "checkpoint_every=0", "sample_every=0", "threads=1"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not ((run / "metrics.jsonl").is_file() and (run / "metrics.jsonl").read_text()):
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.poll() else "timeout"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    step = _states(run)["step"]
+    assert step >= 1 and f"stopped at step {step} (SIGTERM)" in out
