@@ -221,3 +221,13 @@ def test_cli_sigterm_writes_a_checkpoint_and_exits_143(tmp_path):
     assert proc.returncode == 143, err
     step = _states(run)["step"]
     assert step >= 1 and f"stopped at step {step} (SIGTERM)" in out
+
+
+def test_bundled_shapes_extractor_monitors_offline(tmp_path, monkeypatch):
+    _no_weights(monkeypatch, tmp_path)
+    said = []
+    res = train(_cfg("steps=2", "fid_every=2", "fid_samples=40", "fid_ref_samples=40", "fid_batch_size=40"),
+                tmp_path / "r", progress=False, say=said.append)
+    assert res.metric == "fd_shapes" and res.metric_label == "FD (shapes features)"
+    assert res.final is not None and res.final > 0 and res.records[-1]["fd_shapes"] == res.final
+    assert sum("ttur weights --download" in s for s in said) == 1

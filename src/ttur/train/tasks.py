@@ -120,10 +120,13 @@ class ImageTask(Task):
                 found = None
             if found is not None:
                 return get_extractor(None, device=self.device, weights=found)
-            if _is_shapes(self.cfg["dataset"]):
-                self.notes.append("no FID Inception weights here: monitoring with the shapes feature extractor "
+            from ..small_features import default_for
+
+            small = default_for(self.cfg["dataset"])  # the bundled extractor made for this dataset, if any
+            if small is not None:
+                self.notes.append(f"no FID Inception weights here: monitoring with the {small} feature extractor "
                                   "(FD, not FID); `ttur weights --download` fetches the real weights")
-                return get_extractor("shapes", device=self.device)
+                return get_extractor(small, device=self.device)
             raise WeightsError("fid_features: auto found no FID Inception weights (`ttur weights --download` "
                                f"fetches them; {W.how_to_get()}); or set fid_every=0")
         if fe == "inception":
