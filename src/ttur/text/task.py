@@ -1,6 +1,6 @@
 """The language task of the training loop: a character-level WGAN-GP on a text corpus, scored by n-gram JSD.
 
-Configuration keys it reads (beside the common ones: seed, batch_size, z_dim):
+Configuration keys it reads (beside the common ones: seed, batch_size, z_dim, sample_count):
 
 - ``dataset``: the corpus, a UTF-8 text file or a folder of them, one sentence a line (the One
   Billion Word ``training-monolingual.tokenized.shuffled/`` folder in the paper);
@@ -11,7 +11,8 @@ Configuration keys it reads (beside the common ones: seed, batch_size, z_dim):
 - ``eval_lines`` (10,000): lines held out of training, the real side of the JSD;
 - ``eval_samples`` (640, as the paper): generated sentences per evaluation (argmax decoding);
 - ``jsd_n`` ([4, 6]): n-gram orders; the first is the primary metric (``jsd4``);
-- ``model_dim`` (512) and ``model_blocks`` (5): generator and critic width and depth.
+- ``g_width`` / ``d_width`` (the common width keys; 512 in the paper) and ``res_blocks`` (5): generator
+  and critic width and depth.
 
 ``evaluate`` returns ``{"jsd4": .., "jsd6": ..}``; it draws its noise from its own generator seeded by
 ``(seed, step)``, so evaluating never changes the training random streams (exact resume). The first
@@ -33,10 +34,11 @@ from ..errors import ConfigError
 from ..utils import atomic_write_text
 from .corpus import TextCorpus, TextStream
 from .jsd import NgramCounts, jsd_counts, ngram_counts
-from .models import build_text_models
+from .models import TextCritic, TextGenerator
 from .vocab import Vocab
 
-DEFAULTS = {
+#: text-only config keys, with their defaults (the training config declares them through ``config_defaults``)
+CONFIG_DEFAULTS = {
     "seq_len": 32,
     "vocab_size": 2048,
     "vocab": None,
@@ -45,18 +47,10 @@ DEFAULTS = {
     "eval_lines": 10_000,
     "eval_samples": 640,
     "jsd_n": [4, 6],
-    "model_dim": 512,
-    "model_blocks": 5,
-    "z_dim": 128,
-    "sample_count": 64,
+    "res_blocks": 5,
 }
-
-
-def _positive_int(cfg: dict, key: str) -> int:
-    v = cfg[key]
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ConfigError(f"{key}: must be a positive integer, got {v!r}")
-    return v
+#: common keys the task reads, with the values used when a bare dict leaves them out
+COMMON_FALLBACKS = {"batch_size": 64, "seed": 0, "z_dim": 128, "g_width": 512, "d_width": 512, "sample_count": 64}
 
 
 def _seed(*parts: int) -> int:
@@ -67,23 +61,47 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, "module") else model
 
 
+def _check_int(cfg: dict, key: str, minimum: int = 1, null: bool = False) -> None:
+    v = cfg[key]
+    if null and v is None:
+        return
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise ConfigError(f"{key}: must be an integer >= {minimum}{' or null' if null else ''}, got {v!r}")
+
+
 class TextTask:
     """Character-level language GAN on a text corpus (see the module notes)."""
 
     name = "text"
+    config_defaults = CONFIG_DEFAULTS
+
+    @classmethod
+    def check_config(cls, cfg: dict) -> None:
+        """Raise ConfigError for text settings this task cannot use (fills ``jsd_n`` in as a list)."""
+        c = {**COMMON_FALLBACKS, **CONFIG_DEFAULTS, **cfg}
+        if not isinstance(c.get("dataset"), str) or not c["dataset"]:
+            raise ConfigError("dataset: the text task needs a corpus (a text file or folder of text files)")
+        for key in ("seq_len", "vocab_size", "vocab_lines", "eval_samples", "res_blocks", "z_dim", "batch_size",
+                    "g_width", "d_width", "sample_count", "eval_lines"):
+            _check_int(c, key)
+        _check_int(c, "max_lines", null=True)
+        if c["vocab_size"] < 3:
+            raise ConfigError(f"vocab_size: at least 3 (unknown, padding, one character), got {c['vocab_size']}")
+        if c["vocab"] is not None and not isinstance(c["vocab"], str):
+            raise ConfigError(f"vocab: a vocabulary JSON file or null, got {c['vocab']!r}")
+        ns = c["jsd_n"]
+        ns = [ns] if isinstance(ns, int) and not isinstance(ns, bool) else ns
+        if (not isinstance(ns, list | tuple) or not ns
+                or any(isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= c["seq_len"] for n in ns)):
+            raise ConfigError(f"jsd_n: a list of n-gram orders between 1 and seq_len={c['seq_len']}, got {ns!r}")
+        if "jsd_n" in cfg:
+            cfg["jsd_n"] = list(ns)
 
     def __init__(self, cfg: dict, device: torch.device, rank: int = 0, world: int = 1) -> None:
-        self.cfg = {**DEFAULTS, **cfg}
-        c = self.cfg
-        if not c.get("dataset"):
-            raise ConfigError("dataset: the text task needs a corpus (a text file or folder of text files)")
-        for key in ("seq_len", "vocab_size", "eval_samples", "model_dim", "model_blocks", "z_dim", "batch_size"):
-            _positive_int(c, key)
-        ns = c["jsd_n"]
-        ns = [ns] if isinstance(ns, int) else list(ns)
-        if not ns or any(isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= c["seq_len"] for n in ns):
-            raise ConfigError(f"jsd_n: n-gram orders between 1 and seq_len={c['seq_len']}, got {c['jsd_n']!r}")
-        self.ns = ns
+        self.cfg = c = {**COMMON_FALLBACKS, **CONFIG_DEFAULTS, **cfg}
+        self.check_config(c)
+        self.ns = ns = list(c["jsd_n"])
+        self.notes: list[str] = []
         self.metric = f"jsd{ns[0]}"
         self.metric_label = f"JSD ({ns[0]}-gram)"
         self.device = torch.device(device)
@@ -103,11 +121,14 @@ class TextTask:
             sample = np.sort(rng.choice(self.train_ids, size=k, replace=False))
             self.vocab = Vocab.build(self.corpus.lines(sample), max_size=c["vocab_size"], seq_len=self.seq_len)
         self._real: dict[int, NgramCounts] | None = None
+        self.notes.append(f"text: {c['dataset']}: {len(self.train_ids)} training lines, {len(self.eval_ids)} held out; "
+                          f"{len(self.vocab)} symbols, sentences of {self.seq_len} characters")
 
     # models and noise -------------------------------------------------------------------------------------------
     def build_models(self) -> tuple[nn.Module, nn.Module]:
         c = self.cfg
-        G, D = build_text_models(len(self.vocab), self.seq_len, c["model_dim"], c["z_dim"], c["model_blocks"])
+        G = TextGenerator(len(self.vocab), self.seq_len, c["g_width"], c["z_dim"], c["res_blocks"])
+        D = TextCritic(len(self.vocab), self.seq_len, c["d_width"], c["res_blocks"])
         return G.to(self.device), D.to(self.device)
 
     def noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
