@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..train.tasks import Task
 from ..utils import atomic_write_text
 from .corpus import TextCorpus, TextStream
 from .jsd import NgramCounts, jsd_counts, ngram_counts
@@ -69,7 +70,7 @@ def _check_int(cfg: dict, key: str, minimum: int = 1, null: bool = False) -> Non
         raise ConfigError(f"{key}: must be an integer >= {minimum}{' or null' if null else ''}, got {v!r}")
 
 
-class TextTask:
+class TextTask(Task):
     """Character-level language GAN on a text corpus (see the module notes)."""
 
     name = "text"
@@ -98,14 +99,12 @@ class TextTask:
             cfg["jsd_n"] = list(ns)
 
     def __init__(self, cfg: dict, device: torch.device, rank: int = 0, world: int = 1) -> None:
-        self.cfg = c = {**COMMON_FALLBACKS, **CONFIG_DEFAULTS, **cfg}
+        c = {**COMMON_FALLBACKS, **CONFIG_DEFAULTS, **cfg}
         self.check_config(c)
+        super().__init__(c, device, rank, world)
         self.ns = ns = list(c["jsd_n"])
-        self.notes: list[str] = []
         self.metric = f"jsd{ns[0]}"
         self.metric_label = f"JSD ({ns[0]}-gram)"
-        self.device = torch.device(device)
-        self.rank, self.world = rank, world
         self.seed = int(c.get("seed", 0) or 0)
         self.seq_len = c["seq_len"]
 
