@@ -74,6 +74,9 @@ def test_corpus_folder_and_chunked_index(tmp_path, monkeypatch):
     assert len(TextCorpus(d, max_lines=60)) == 60
     with pytest.raises(InputError, match="no such"):
         TextCorpus(tmp_path / "missing")
+    (tmp_path / "packed.gz").write_bytes(b"\x1f\x8b")
+    with pytest.raises(InputError, match="packed.gz.*unpack"):
+        TextCorpus(tmp_path / "packed.gz")
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no files"):
         TextCorpus(tmp_path / "empty")

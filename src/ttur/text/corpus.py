@@ -32,20 +32,30 @@ from .vocab import Vocab
 _CHUNK = 1 << 24  # bytes read at a time while indexing
 
 
+_PACKED = (".gz", ".bz2", ".xz", ".zip", ".tar", ".tgz", ".zst", ".7z")
+
+
 def corpus_files(path: str | os.PathLike) -> list[Path]:
-    """The text files of ``path``: the file itself, or a folder's files (recursive, sorted, hidden ones skipped)."""
+    """The text files of ``path``: the file itself, or a folder's files (recursive, sorted, hidden ones skipped).
+
+    Compressed files and archives are refused (lines are read by byte offset): unpack them first.
+    """
     p = Path(path).expanduser()
     if p.is_file():
-        return [p]
-    if p.is_dir():
+        files = [p]
+    elif p.is_dir():
         files = sorted(
             f for f in p.rglob("*")
             if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
         )
         if not files:
             raise InputError(f"{path}: folder holds no files")
-        return files
-    raise InputError(f"{path}: no such file or folder")
+    else:
+        raise InputError(f"{path}: no such file or folder")
+    for f in files:
+        if f.name.lower().endswith(_PACKED):
+            raise InputError(f"{f}: a compressed file or archive; unpack it (text corpora are read by line offset)")
+    return files
 
 
 def iter_lines(path: str | os.PathLike) -> Iterator[str]:
