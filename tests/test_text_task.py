@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -52,6 +53,11 @@ def test_model_shapes_and_paper_size():
     assert sum(p.numel() for p in big_g.parameters()) == blocks + 128 * 512 * 32 + 512 * 32 + 512 * 2048 + 2048
     assert sum(p.numel() for p in big_d.parameters()) == blocks + 2048 * 512 + 512 + 512 * 32 + 1
     assert big_g.blocks[0].scale == 0.3 and big_g.blocks[0].conv1.kernel_size == (5,)
+    w = big_g.blocks[0].conv1.weight.detach()  # tflib He-uniform: bound sqrt(3) * sqrt(4 / (2 * 512 * 5))
+    bound = math.sqrt(3) * math.sqrt(4 / (2 * 512 * 5))
+    assert bound >= w.abs().max() > 0.99 * bound
+    assert float(w.std()) == pytest.approx(bound / 3**0.5, rel=0.01)
+    assert big_g.fc.bias.abs().max() == 0 and big_d.fc.weight.abs().max() <= math.sqrt(6 / (512 * 32 + 1))
 
 
 def wgan_gp_steps(task, G, D, steps, lr_d=3e-3, lr_g=1e-3, d_steps=1, gen=None):

@@ -8,14 +8,34 @@ vocabulary -> softmax over the vocabulary: (N, V, L), a continuous relaxation of
 parameters at V = 2048, L = 32, of which the residual blocks are 13M each; ``dim`` is the width knob
 for small CPU versions (parameters grow as dim squared).
 
-Weights use PyTorch's default initialisation (the TensorFlow code used tflib's uniform He/Glorot
-variants); the layer shapes and the forward computation are the reference ones.
+Initialisation as tflib's (the reference code's layer library): every convolution He-uniform with
+standard deviation ``sqrt(4 / (fan_in + fan_out))`` (fans counting the kernel width), the linear
+layers Glorot-uniform ``sqrt(2 / (fan_in + fan_out))``, biases zero.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+
+
+@torch.no_grad()
+def tflib_init(module: nn.Module) -> None:
+    """tflib's initialisation of the Conv1d and Linear layers of ``module`` (see the module notes)."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv1d):
+            out_c, in_c, k = m.weight.shape
+            std = math.sqrt(4.0 / (in_c * k + out_c * k))
+        elif isinstance(m, nn.Linear):
+            fan_out, fan_in = m.weight.shape
+            std = math.sqrt(2.0 / (fan_in + fan_out))
+        else:
+            continue
+        m.weight.uniform_(-std * math.sqrt(3.0), std * math.sqrt(3.0))
+        if m.bias is not None:
+            m.bias.zero_()
 
 
 class ResBlock1d(nn.Module):
@@ -41,6 +61,7 @@ class TextGenerator(nn.Module):
         self.fc = nn.Linear(z_dim, dim * seq_len)
         self.blocks = nn.Sequential(*[ResBlock1d(dim, kernel, scale) for _ in range(blocks)])
         self.out = nn.Conv1d(dim, vocab_size, 1)
+        tflib_init(self)
 
     def logits(self, z: torch.Tensor) -> torch.Tensor:
         x = self.fc(z).view(z.shape[0], self.dim, self.seq_len)
@@ -60,6 +81,7 @@ class TextCritic(nn.Module):
         self.inp = nn.Conv1d(vocab_size, dim, 1)
         self.blocks = nn.Sequential(*[ResBlock1d(dim, kernel, scale) for _ in range(blocks)])
         self.fc = nn.Linear(dim * seq_len, 1)
+        tflib_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 3 or x.shape[1] != self.vocab_size or x.shape[2] != self.seq_len:
