@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from ttur.errors import ConfigError
+from ttur.text.jsd import jsd_counts, ngram_counts
 from ttur.text.models import TextCritic, TextGenerator, build_text_models
 from ttur.text.task import TextTask
 
@@ -87,7 +88,7 @@ def wgan_gp_steps(task, G, D, steps, lr_d=3e-3, lr_g=1e-3, d_steps=1, gen=None):
     return losses
 
 
-def test_task_trains_and_evaluates(tmp_path):
+def test_task_trains_and_evaluates(tmp_path, capsys):
     torch.manual_seed(0)
     task = TextTask(small_cfg(write_corpus(tmp_path / "c.txt")), torch.device("cpu"))
     assert task.metric == "jsd4" and task.metric_label == "JSD (4-gram)"
@@ -102,6 +103,18 @@ def test_task_trains_and_evaluates(tmp_path):
     ref = json.loads((run / "jsd_reference.json").read_text())
     assert ref["jsd4"] < 0.2 and ref["real_samples"] == 128
     assert (run / "vocab.json").is_file()
+    # the held-out text and the CLI's JSD on decoded sentences give the task's numbers
+    ids = task.generate_ids(G, 128, seed=7)
+    (run / "gen.txt").write_text("".join(s + "\n" for s in task.vocab.decode_batch(ids)))
+    real = task.real_counts()
+    want = {f"jsd{n}": jsd_counts(real[n], ngram_counts(ids, n)) for n in (4, 6)}
+    from ttur.cli import main
+
+    assert main(["jsd", str(run / "heldout.txt"), str(run / "gen.txt"), "--seq-len", "16", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["real_lines"] == 100 and got["generated_lines"] == 128
+    assert got["jsd4"] == pytest.approx(want["jsd4"], abs=1e-12)
+    assert got["jsd6"] == pytest.approx(want["jsd6"], abs=1e-12)
 
     state = torch.get_rng_state()
     losses = wgan_gp_steps(task, G, D, 30)

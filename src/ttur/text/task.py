@@ -16,9 +16,11 @@ Configuration keys it reads (beside the common ones: seed, batch_size, z_dim, sa
 
 ``evaluate`` returns ``{"jsd4": .., "jsd6": ..}``; it draws its noise from its own generator seeded by
 ``(seed, step)``, so evaluating never changes the training random streams (exact resume). The first
-evaluation also writes ``vocab.json`` and ``jsd_reference.json`` into the run folder: the JSD of
-``eval_samples`` real training sentences against the held-out ones, the floor of the metric at these
-sample sizes.
+evaluation also writes into the run folder ``vocab.json``; ``heldout.txt``, the held-out sentences as
+the metric sees them (cut to ``seq_len``, unknown characters as U+FFFD), so that
+``ttur jsd RUN/heldout.txt SENTENCES.txt`` gives the same numbers for generated sentences written one a
+line; and ``jsd_reference.json``, the JSD of ``eval_samples`` real training sentences against the
+held-out ones, the floor of the metric at these sample sizes.
 """
 
 from __future__ import annotations
@@ -185,6 +187,10 @@ class TextTask(Task):
             return
         if not (out_dir / "vocab.json").exists():
             self.vocab.save(out_dir / "vocab.json")
+        held = out_dir / "heldout.txt"
+        if not held.exists():  # the real side of the JSD as text: `ttur jsd RUN/heldout.txt GENERATED.txt`
+            tok = self.vocab.encode_batch(self.corpus.lines(self.eval_ids), self.seq_len)
+            atomic_write_text(held, "".join(s + "\n" for s in self.vocab.decode_batch(tok)))
         ref = out_dir / "jsd_reference.json"
         if not ref.exists():
             d = {"what": "JSD of real training sentences vs the held-out ones (the floor at these sample sizes)",
