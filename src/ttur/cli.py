@@ -16,6 +16,7 @@ from .errors import PeerError, TturError
 #: modules that define ``register(subparsers)``; order is the order of ``ttur --help``
 SUBCOMMANDS = [
     "ttur.cli_fid",
+    "ttur.train.cli",
     "ttur.experiments.cli",
 ]
 

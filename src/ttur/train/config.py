@@ -1,0 +1,234 @@
+"""Training configurations: plain dicts of values, bundled as YAML files in ``ttur/configs``.
+
+``load_config(name_or_path, overrides)`` reads a bundled config by name (``"quickstart"``,
+``"dcgan-cifar10-ttur"``) or any YAML file, applies ``key=value`` overrides (values parsed as YAML
+scalars: ``lr_d=1e-4``, ``betas_d=[0.5,0.999]``, ``fid_ref=null``), fills in defaults and checks
+every value. Unknown keys and bad values raise :class:`ttur.errors.ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import math
+from pathlib import Path
+
+import yaml
+
+from ..errors import ConfigError
+
+#: every key a config may have, with its default
+DEFAULTS: dict = {
+    "description": "",
+    "task": "image",
+    "model": "dcgan",            # dcgan | resnet (WGAN-GP "Good" ResNet)
+    "dataset": "shapes",         # anything ttur.imagedata.open_training_data reads
+    "dataset_length": None,      # number of training images (shapes: how many to draw; files: the first N)
+    "image_size": 32,
+    "crop": None,                # centre crop in pixels before resizing (CelebA: 108)
+    "resample": "bicubic",
+    "loss": "gan",               # gan | wgan-gp
+    "gp_weight": 10.0,
+    "d_steps": 1,                # discriminator (critic) updates per generator update
+    "steps": 1000,               # generator updates
+    "batch_size": 64,            # global batch (split over the processes of a distributed run)
+    "lr_d": 1e-4,
+    "lr_g": 1e-4,
+    "betas_d": [0.5, 0.999],
+    "betas_g": [0.5, 0.999],
+    "lr_decay": "none",          # none | linear (to 0 at `steps`)
+    "z_dim": 100,
+    "g_width": 64,               # DCGAN gf_dim / ResNet DIM of the generator
+    "d_width": 64,
+    "fid_every": 0,              # 0: no monitoring
+    "fid_samples": 10000,
+    "fid_ref": None,             # reference statistics .npz; null: computed once from the training data
+    "fid_ref_samples": 10000,    # training images behind computed reference statistics
+    "fid_features": "auto",      # auto | inception | name of a small extractor
+    "fid_batch_size": 100,
+    "seed": 0,
+    "device": "auto",
+    "amp": False,                # CUDA only: autocast (bfloat16/float16) + GradScaler
+    "channels_last": False,      # CUDA only: channels-last memory format
+    "sample_every": 500,
+    "sample_count": 64,
+    "checkpoint_every": 1000,
+    "log_every": 50,
+}
+
+_CHOICES = {
+    "model": ("dcgan", "resnet"),
+    "loss": ("gan", "wgan-gp"),
+    "lr_decay": ("none", "linear"),
+    "resample": ("bicubic", "bilinear", "lanczos", "box", "nearest"),
+}
+_POS_INT = ("image_size", "d_steps", "steps", "batch_size", "z_dim", "g_width", "d_width", "fid_samples",
+            "fid_ref_samples", "fid_batch_size", "sample_count")
+_NONNEG_INT = ("fid_every", "sample_every", "checkpoint_every", "log_every", "seed")
+_POS_FLOAT = ("lr_d", "lr_g")
+_BOOL = ("amp", "channels_last")
+
+
+def config_dir():
+    return importlib.resources.files("ttur") / "configs"
+
+
+def list_configs() -> dict[str, str]:
+    """Bundled config names and their one-line descriptions, sorted by name."""
+    out = {}
+    for f in sorted(config_dir().iterdir(), key=lambda p: p.name):
+        if f.name.endswith(".yaml"):
+            try:
+                d = yaml.safe_load(f.read_text()) or {}
+            except yaml.YAMLError:  # pragma: no cover - bundled files are tested
+                d = {}
+            out[f.name[:-5]] = str(d.get("description", "")).strip().splitlines()[0] if d.get("description") else ""
+    return out
+
+
+def _read(name_or_path: str | Path) -> tuple[dict, str]:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists() or "/" in str(name_or_path):
+        if not p.is_file():
+            raise ConfigError(f"{p}: no such config file")
+        text, where = p.read_text(), str(p)
+    else:
+        f = config_dir() / f"{name_or_path}.yaml"
+        if not f.is_file():
+            names = ", ".join(list_configs())
+            raise ConfigError(f"{name_or_path}: no such bundled config (bundled: {names}; or give a .yaml path)")
+        text, where = f.read_text(), f"{name_or_path}.yaml"
+    try:
+        d = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: not valid YAML ({str(e).splitlines()[0]})") from e
+    if d is None:
+        d = {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys to values, got {type(d).__name__}")
+    return d, where
+
+
+def parse_override(item: str) -> tuple[str, object]:
+    """``"key=value"`` -> (key, value parsed as a YAML scalar or flow list)."""
+    if "=" not in item:
+        raise ConfigError(f"{item!r}: overrides are key=value")
+    key, _, text = item.partition("=")
+    key = key.strip()
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{key}: cannot parse {text!r} ({str(e).splitlines()[0]})") from e
+    return key, value
+
+
+def load_config(name_or_path: str | Path | dict, overrides: list[str] | dict | None = None) -> dict:
+    """A complete, checked config: bundled name, YAML path or dict, plus ``key=value`` overrides."""
+    if isinstance(name_or_path, dict):
+        raw, where = dict(name_or_path), "config"
+    else:
+        raw, where = _read(name_or_path)
+    if isinstance(overrides, dict):
+        items = list(overrides.items())
+    else:
+        items = [parse_override(o) for o in (overrides or [])]
+    for k, v in items:
+        raw[k] = v
+    return validate(raw, where)
+
+
+def task_defaults(task: str) -> dict:
+    """Extra keys (with defaults) that a task class declares in ``config_defaults``."""
+    from .tasks import task_class
+
+    return dict(getattr(task_class(task), "config_defaults", {}) or {})
+
+
+def _num(key: str, v, kind):
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        if isinstance(v, str):
+            try:
+                v = float(v)
+            except ValueError:
+                raise ConfigError(f"{key}: expected a number, got {v!r}") from None
+        else:
+            raise ConfigError(f"{key}: expected a number, got {v!r}")
+    if kind is int:
+        if float(v) != int(v):
+            raise ConfigError(f"{key}: expected an integer, got {v!r}")
+        return int(v)
+    v = float(v)
+    if not math.isfinite(v):
+        raise ConfigError(f"{key}: must be finite, got {v!r}")
+    return v
+
+
+def validate(raw: dict, where: str = "config") -> dict:
+    """Fill defaults, refuse unknown keys, check and normalise every value."""
+    task = raw.get("task", DEFAULTS["task"])
+    if not isinstance(task, str):
+        raise ConfigError(f"task: expected a name, got {task!r}")
+    extra = task_defaults(task)
+    known = {**DEFAULTS, **extra}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown config key in {where}")
+    cfg = {**known, **raw}
+    for k, choices in _CHOICES.items():
+        if cfg[k] not in choices:
+            raise ConfigError(f"{k}: must be one of {', '.join(choices)}, got {cfg[k]!r}")
+    for k in _POS_INT:
+        cfg[k] = _num(k, cfg[k], int)
+        if cfg[k] < 1:
+            raise ConfigError(f"{k}: must be a positive integer, got {cfg[k]}")
+    for k in _NONNEG_INT:
+        cfg[k] = _num(k, cfg[k], int)
+        if cfg[k] < 0:
+            raise ConfigError(f"{k}: must be >= 0, got {cfg[k]}")
+    for k in _POS_FLOAT:
+        cfg[k] = _num(k, cfg[k], float)
+        if cfg[k] <= 0:
+            raise ConfigError(f"{k}: must be positive, got {cfg[k]}")
+    cfg["gp_weight"] = _num("gp_weight", cfg["gp_weight"], float)
+    if cfg["gp_weight"] < 0:
+        raise ConfigError(f"gp_weight: must be >= 0, got {cfg['gp_weight']}")
+    for k in ("betas_d", "betas_g"):
+        b = cfg[k]
+        if not isinstance(b, list | tuple) or len(b) != 2:
+            raise ConfigError(f"{k}: expected two numbers [beta1, beta2], got {b!r}")
+        b = [_num(k, x, float) for x in b]
+        if not all(0.0 <= x < 1.0 for x in b):
+            raise ConfigError(f"{k}: betas must lie in [0, 1), got {b}")
+        cfg[k] = b
+    for k in _BOOL:
+        if not isinstance(cfg[k], bool):
+            raise ConfigError(f"{k}: expected true or false, got {cfg[k]!r}")
+    for k in ("crop", "dataset_length"):
+        if cfg[k] is not None:
+            cfg[k] = _num(k, cfg[k], int)
+            if cfg[k] < 1:
+                raise ConfigError(f"{k}: must be a positive integer or null, got {cfg[k]}")
+    if cfg["task"] == "image" and cfg["image_size"] not in (32, 64):
+        raise ConfigError(f"image_size: the image models are built for 32 or 64, got {cfg['image_size']}")
+    if not isinstance(cfg["dataset"], str) or not cfg["dataset"]:
+        raise ConfigError(f"dataset: expected a name or path, got {cfg['dataset']!r}")
+    if cfg["fid_ref"] is not None and not isinstance(cfg["fid_ref"], str):
+        raise ConfigError(f"fid_ref: expected a statistics file path or null, got {cfg['fid_ref']!r}")
+    if not isinstance(cfg["device"], str):
+        raise ConfigError(f"device: expected a device name (auto, cpu, cuda, cuda:1), got {cfg['device']!r}")
+    if not isinstance(cfg["description"], str):
+        cfg["description"] = str(cfg["description"])
+    fe = cfg["fid_features"]
+    if not isinstance(fe, str) and not hasattr(fe, "forward") and not callable(fe):
+        raise ConfigError(f"fid_features: expected auto, inception or an extractor name, got {fe!r}")
+    check = getattr(__import__("ttur.train.tasks", fromlist=["task_class"]).task_class(task), "check_config", None)
+    if check is not None:
+        check(cfg)
+    return cfg
+
+
+def dump_config(cfg: dict) -> str:
+    """YAML text of a resolved config (objects given in Python, e.g. an extractor module, by name)."""
+    out = {}
+    for k, v in cfg.items():
+        out[k] = v if v is None or isinstance(v, str | int | float | bool | list | dict) else type(v).__name__
+    return yaml.safe_dump(out, sort_keys=False, default_flow_style=None)
