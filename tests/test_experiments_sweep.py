@@ -105,3 +105,13 @@ def test_sweep_end_to_end(tmp_path):
     recs = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs if "fd_probe" in r] == [2, 4]  # resumed from 2 to 4 steps
     assert (tmp_path / "s" / "sweep_heatmap.png").stat().st_size > 0
+
+
+def test_a_signal_stops_the_sweep(tmp_path):
+    def stopped_train(cfg, out_dir, resume=False, progress=True, say=print):
+        return _Res(final=1.0, stopped="SIGTERM")
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(tmp_path / "s", "quickstart", lr_d=[1e-4, 3e-4], lr_g=[1e-4], r=2, max_steps=4, progress=False,
+                  train_fn=stopped_train, say=lambda m: None)
+    assert not (tmp_path / "s").exists()

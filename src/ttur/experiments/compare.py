@@ -172,9 +172,17 @@ def run_training(cfg: dict, run_dir: Path, *, resume: bool = False, progress: bo
     from ..train import train
 
     train_fn = train_fn or train
-    if resume and (run_dir / "checkpoint.pt").is_file():
-        return train_fn(cfg, run_dir, resume=True, progress=progress, say=say)
-    return train_fn(cfg, run_dir, resume=False, progress=progress, say=say)
+    cont = resume and (run_dir / "checkpoint.pt").is_file()
+    res = train_fn(cfg, run_dir, resume=cont, progress=progress, say=say)
+    stop_if_signalled(res)
+    return res
+
+
+def stop_if_signalled(res) -> None:
+    """A run stopped by SIGINT/SIGTERM (checkpoint written) stops the whole experiment."""
+    if getattr(res, "stopped", None) in ("SIGINT", "SIGTERM"):
+        where = getattr(res, "out_dir", "a run")
+        raise KeyboardInterrupt(f"{where}: stopped by {res.stopped}; rerun with --resume to continue")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -333,6 +333,7 @@ def plot_grid(summary: list[dict], label: str, with_is: bool = True):
             ax2 = ax.twinx()
             ax2.plot(s["levels"], s["is"], "s--", color="C3")
             ax2.set_ylabel("Inception Score", color="C3")
+            ax2.ticklabel_format(axis="y", useOffset=False)
     for ax in axes.ravel()[k:]:
         ax.axis("off")
     fig.tight_layout()

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, NumericalError
-from .compare import _objects, _overrides_dict, _plain, quick_features
+from .compare import _objects, _overrides_dict, _plain, quick_features, stop_if_signalled
 from .report import Report, fmt, use_agg
 
 QUICK = {"lr_d": [3e-5, 1e-4, 3e-4], "lr_g": [1e-4, 3e-4], "r": 75, "max_steps": 300}
@@ -130,6 +130,7 @@ def run(out_dir: str | Path, config="quickstart", *, lr_d: Sequence[float] | Non
             say(f"sweep: ({pair[0]:g}, {pair[1]:g}) diverged: {e}")
             info["stopped"][pair] = "diverged"
             return math.inf
+        stop_if_signalled(res)
         info["metric"], info["label"] = res.metric, res.metric_label
         if res.stopped:
             info["stopped"][pair] = res.stopped
