@@ -91,9 +91,9 @@ def test_all_disturbances_with_a_small_extractor(tmp_path, images):
 
 
 def test_fid_and_is_from_one_inception_pass(tmp_path, weights_env, images):
-    # the CPU Inception network is slow: 6 images, one level (the small-extractor test covers the levels)
+    # the CPU Inception network is slow: 4 images, one level (the small-extractor test covers the levels)
     out = tmp_path / "d"
-    res = disturb.run(out, images[:6], n=6, disturbances=["gaussian_noise"], levels={"gaussian_noise": [0.5]},
+    res = disturb.run(out, images[:4], n=4, disturbances=["gaussian_noise"], levels={"gaussian_noise": [0.5]},
                       isc_splits=2, dims=64, progress=False)
     (s,) = res["summary"]
     assert s["levels"] == [0.0, 0.5]

@@ -73,7 +73,7 @@ def test_mog_gan_and_fd2():
 def test_toy_report_from_the_cli(tmp_path, capsys):
     out = tmp_path / "toy"
     rc = main(["experiment", "toy", "--quick", "-o", str(out), "--seeds", "3", "--iters", "800", "--window", "100",
-               "--mog-steps", "30", "--mog-seeds", "1", "--ratios", "1", "3", "--no-progress"])
+               "--mog-steps", "30", "--mog-seeds", "1", "--ratios", "1", "3", "--hbf-steps", "50", "--no-progress"])
     assert rc == 0
     assert "TTUR x-slow" in capsys.readouterr().out
     for name in ("report.md", "toy_saddle.png", "toy_mog.png", "toy_hbf.png", "saddle.csv", "mog.csv",

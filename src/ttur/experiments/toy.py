@@ -639,6 +639,7 @@ def register(sub) -> None:
     p.add_argument("--mog-seeds", type=int, default=None, help="GAN seeds per ratio (quick 2, full 5)")
     p.add_argument("--ratios", type=float, nargs="+", default=None, help="lr_d/lr_g ratios")
     p.add_argument("--lr-g", type=float, default=5e-4, help="generator learning rate of the GAN (5e-4)")
+    p.add_argument("--hbf-steps", type=int, default=None, help="Adam steps of the momentum check (quick 300)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_main)
@@ -647,7 +648,8 @@ def register(sub) -> None:
 def _main(args) -> int:
     res = run(args.out, quick=args.quick, seeds=args.seeds, iters=args.iters, sigma=args.sigma, radius=args.radius,
               window=args.window, mog=not args.no_mog, mog_steps=args.mog_steps, mog_seeds=args.mog_seeds,
-              ratios=args.ratios, lr_g=args.lr_g, seed=args.seed, progress=not args.no_progress)
+              ratios=args.ratios, lr_g=args.lr_g, hbf_steps=args.hbf_steps, seed=args.seed,
+              progress=not args.no_progress)
     for r in res["saddle"]["rows"]:
         print(f"{r['setting']:12s} settle {fmt(r['settle_mean']):>6s} its ({r['reached']}/{r['seeds']} seeds)  "
               f"final distance {r['final_dist_mean']:.3g}")
