@@ -66,7 +66,10 @@ def test_sweep_report_with_a_stand_in_trainer(tmp_path):
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(f"lr_d: {cfg['lr_d']}\nlr_g: {cfg['lr_g']}\n")
         (out_dir / "checkpoint.pt").write_text("x")
-        return _Res(final=abs(cfg["lr_d"] / cfg["lr_g"] - 3) * 10 + 100 / cfg["steps"])
+        v = abs(cfg["lr_d"] / cfg["lr_g"] - 3) * 10 + 100 / cfg["steps"]
+        # a run already past the budget (a resumed sweep): its value at the budget counts, not the later one
+        return _Res(final=-1.0, records=[{"step": cfg["steps"] - 1, "loss_d": 0.1}, {"step": cfg["steps"], "fid": v},
+                                         {"step": cfg["steps"] + 5, "fid": -1.0}])
 
     res = sweep.run(tmp_path / "s", "quickstart", lr_d=[1e-4, 3e-4, 1e-3], lr_g=[1e-4, 3e-4], r=10, max_steps=40,
                     progress=False, train_fn=fake_train, say=lambda m: None,

@@ -134,7 +134,9 @@ def run(out_dir: str | Path, config="quickstart", *, lr_d: Sequence[float] | Non
         info["metric"], info["label"] = res.metric, res.metric_label
         if res.stopped:
             info["stopped"][pair] = res.stopped
-        return res.final if res.final is not None else math.inf
+        at = [r[res.metric] for r in res.records if r.get(res.metric) is not None and r.get("step", 0) <= budget]
+        v = at[-1] if at else res.final  # (a resumed sweep: the value at this budget, not a later one)
+        return v if v is not None else math.inf
 
     sh = successive_halving(pairs, steps, evaluate, eta=eta, say=say)
     metric, label = info["metric"] or "metric", info["label"] or "metric"
@@ -189,8 +191,10 @@ def plot_heatmap(lr_d, lr_g, values: dict, steps, best, label: str):
             txt = fmt(v[0], 3) if math.isfinite(v[0]) else "diverged"
             if len(v) > 1:
                 txt += f"\n→ {fmt(v[-1], 3)} @{steps[len(v) - 1]}"
+            light = math.isfinite(v[0]) and im.norm(v[0]) < 0.5  # viridis_r: low values are light
             ax.text(j, i, txt, ha="center", va="center", fontsize=8,
-                    color="red" if (d, g) == best else "white", fontweight="bold" if (d, g) == best else None)
+                    color="red" if (d, g) == best else ("black" if light else "white"),
+                    fontweight="bold" if (d, g) == best else None)
     ax.set_xticks(range(len(lr_g)), [f"{g:g}" for g in lr_g])
     ax.set_yticks(range(len(lr_d)), [f"{d:g}" for d in lr_d])
     ax.set(xlabel="lr_g", ylabel="lr_d", title=f"best: lr_d {best[0]:g}, lr_g {best[1]:g}")

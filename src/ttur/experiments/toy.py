@@ -18,9 +18,10 @@
    RK4 solution of θ̈ + a(t) θ̇ + ∇f(θ) = 0, a(t) = a₀ (1 + t)^(−τ), for a 2-D test function:
    non-increasing, with dE/dt = −a|θ̇|².
 
-Runtime: ``--quick`` takes ~10-30 s on two CPU cores; the full setting (20 seeds × 5,000 saddle
-iterations, 5 seeds × 6 ratios × 5,000 GAN steps) ~2-5 min on CPU (a GPU does not help models this
-small; expect the same on one).
+Runtime: ``--quick`` (8 seeds; 4 ratios × 2 seeds × 2,000 GAN steps) took 70-80 s on two CPU
+cores shared with other jobs, most of it the GAN; the full setting (20 seeds × 5,000 saddle
+iterations, 6 ratios × 5 seeds × 5,000 GAN steps, all 30 GANs batched) about 5-10 minutes on CPU.
+A GPU does not help models this small: run it on the CPU.
 """
 
 from __future__ import annotations
