@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from ttur.cli import main
 from ttur.errors import ConfigError
 from ttur.experiments import disturb
 from ttur.shapes import render
@@ -90,17 +91,22 @@ def test_all_disturbances_with_a_small_extractor(tmp_path, images):
     assert "rises monotonically" in (out / "report.md").read_text()
 
 
-def test_fid_and_is_from_one_inception_pass(tmp_path, weights_env, images):
-    # the CPU Inception network is slow: 4 images, one level (the small-extractor test covers the levels)
+def test_fid_and_is_from_one_inception_pass_cli(tmp_path, weights_env, capsys):
+    # the CPU Inception network is slow: 3 images, one disturbance, 64-d features
+    np.save(tmp_path / "images.npy", render(0, np.arange(3), 32))
     out = tmp_path / "d"
-    res = disturb.run(out, images[:4], n=4, disturbances=["gaussian_noise"], levels={"gaussian_noise": [0.5]},
-                      isc_splits=2, dims=64, progress=False)
-    (s,) = res["summary"]
-    assert s["levels"] == [0.0, 0.5]
-    assert abs(s["fid"][0]) < 1e-6 < s["fid"][1]
+    rc = main(["experiment", "disturb", str(tmp_path / "images.npy"), "-o", str(out), "--size", "32", "-n", "3",
+               "--disturbances", "gaussian_noise", "--dims", "64", "--isc-splits", "2", "--no-progress"])
+    assert rc == 0
+    assert "gaussian_noise" in capsys.readouterr().out
+    data = json.loads((out / "results.json").read_text())
+    (s,) = data["summary"]
+    assert s["levels"] == [0.0, 0.25, 0.5, 0.75]
+    assert abs(s["fid"][0]) < 1e-6
+    assert s["fid"][0] < s["fid"][1] < s["fid"][2] < s["fid"][3]  # stronger noise, larger FID
     assert s["fid_increasing"]
     assert all(math.isfinite(v) and v >= 1 for v in s["is"])
-    assert res["label"] == "FID" and res["official_weights"] is False
+    assert data["label"] == "FID" and data["official_weights"] is False and data["n"] == 3
     assert "not the official file" in (out / "report.md").read_text()
     assert (out / "disturb_fid_is.png").stat().st_size > 0
 

@@ -218,7 +218,7 @@ def run(out_dir: str | Path, source="shapes", *, n: int | None = None, quick: bo
         crop: int | None = None, other="shapes:5000:7", reference=None, disturbances=None,
         levels: dict[str, list[float]] | None = None, extractor=None, mode: str = "tf", dims: int = 2048,
         device=None, weights=None, batch_size: int = 50, isc_splits: int = 10, seed: int = 0,
-        progress: bool = True) -> dict:
+        fast: bool = True, progress: bool = True) -> dict:
     """Run the disturbance experiment and write its report folder; returns the numbers (also results.json)."""
     from ..api import get_extractor
     from ..metrics import frechet_distance
@@ -232,7 +232,7 @@ def run(out_dir: str | Path, source="shapes", *, n: int | None = None, quick: bo
         if d not in DISTURBANCES:
             raise ConfigError(f"--disturbances: unknown {d!r} (choose from {', '.join(DISTURBANCES)})")
     lv = {d: sorted({0.0, *[float(v) for v in (levels or {}).get(d, LEVELS[d])]}) for d in names}
-    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights)
+    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast)
     x = load_images(source, n, size=size, crop=crop, seed=seed)
     n = len(x)
     oth = None
@@ -387,7 +387,7 @@ def _main(args) -> int:
     res = run(args.out, args.source, n=args.num_images, quick=args.quick, size=args.size, crop=args.crop,
               other=args.other, reference=args.reference, disturbances=args.disturbances, extractor=args.extractor,
               mode=args.mode, dims=args.dims, device=args.device, weights=args.weights, batch_size=args.batch_size,
-              isc_splits=args.isc_splits, seed=args.seed, progress=not args.no_progress)
+              isc_splits=args.isc_splits, seed=args.seed, fast=not args.reference_net, progress=not args.no_progress)
     for s in res["summary"]:
         fids = ", ".join(fmt(v) for v in s["fid"])
         iss = ", ".join(fmt(v) for v in s["is"])
