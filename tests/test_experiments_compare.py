@@ -132,6 +132,7 @@ def test_quick_features_fallback(monkeypatch, tmp_path):
     monkeypatch.setenv("TTUR_INCEPTION_WEIGHTS", str(tmp_path / "w.pth"))
     assert compare.quick_features() is None  # Inception weights present: fid_features auto uses them
     monkeypatch.delenv("TTUR_INCEPTION_WEIGHTS")
+    monkeypatch.setenv("TTUR_CACHE", str(tmp_path / "empty-cache"))  # other tests may leave a file in the shared one
     fe = compare.quick_features()
     if importlib.util.find_spec("ttur.small_features") is not None:
         assert fe is None  # the bundled shapes extractor
