@@ -109,6 +109,9 @@ def test_missing_weights_offline_says_where_to_put_them(small_sets, monkeypatch)
 
 def test_weight_resolution_order(tmp_path, monkeypatch, fake_weights):
     monkeypatch.delenv("TTUR_INCEPTION_WEIGHTS", raising=False)
+    # a cache of its own: the file written below must not be seen by any other test
+    monkeypatch.setenv("TTUR_CACHE", str(tmp_path / "cache"))
+    assert W.cache_dir() == tmp_path / "cache"
     assert W.find_weights() is None
     cached = W.cache_dir() / W.FILENAME
     cached.parent.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,8 @@ def test_overrides_are_yaml_scalars(tmp_path):
 @pytest.mark.parametrize("override,key", [
     ("lr_d=-1", "lr_d"), ("lr_g=abc", "lr_g"), ("betas_d=[0.5]", "betas_d"), ("betas_g=[0.5,1.5]", "betas_g"),
     ("loss=hinge", "loss"), ("steps=0", "steps"), ("batch_size=2.5", "batch_size"), ("image_size=48", "image_size"),
-    ("bogus=1", "bogus"), ("amp=maybe", "amp"), ("lr_decay=cosine", "lr_decay"), ("task=audio", "task"),
+    ("bogus=1", "bogus"), ("model=vae", "model"), ("amp=maybe", "amp"), ("lr_decay=cosine", "lr_decay"),
+    ("task=audio", "task"),
 ])
 def test_bad_values_name_the_key(override, key):
     with pytest.raises(ConfigError, match=f"^{key}:"):

@@ -123,8 +123,15 @@ def test_callback_and_signal_stop_cleanly(tmp_path):
     assert signal.getsignal(signal.SIGTERM) is old  # handlers restored
 
 
+def _no_weights(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("TTUR_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("TTUR_CACHE", str(tmp_path / "empty-cache"))
+
+
 def test_shapes_fallback_when_no_inception_weights(tmp_path, monkeypatch):
     import ttur.api
+
+    _no_weights(monkeypatch, tmp_path)
 
     probe, asked = _probe(), []
     real = ttur.api.get_extractor
@@ -147,8 +154,10 @@ def test_shapes_fallback_when_no_inception_weights(tmp_path, monkeypatch):
     assert [s for s in said if s.startswith("step 3: FD (shapes features)")]
 
 
-def test_non_shapes_data_without_weights_is_refused(tmp_path):
+def test_non_shapes_data_without_weights_is_refused(tmp_path, monkeypatch):
     import numpy as np
+
+    _no_weights(monkeypatch, tmp_path)
 
     np.save(tmp_path / "x.npy", np.zeros((4, 32, 32, 3), np.uint8))
     from ttur.errors import WeightsError
@@ -177,3 +186,13 @@ def test_cli_train_resume_and_interrupt_codes(tmp_path, capsys):
     assert [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6]
     assert main(["train", str(cfg), "--out", str(run), "--no-progress"]) == 2
     assert "holds a run already" in capsys.readouterr().err
+
+
+def test_cli_quickstart_runs_to_its_end(tmp_path, capsys):
+    run = tmp_path / "q"
+    args = ["quickstart", "--out", str(run), "--no-progress", *TINY, "steps=2", "sample_every=2"]
+    assert main(args) == 0
+    assert "trained 2 steps" in capsys.readouterr().out
+    assert (run / "samples" / "step_0000002.png").is_file() and (run / "config.yaml").is_file()
+    assert main(args) == 0  # a finished run folder: nothing more to do, same summary
+    assert "trained 2 steps" in capsys.readouterr().out

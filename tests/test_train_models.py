@@ -100,6 +100,15 @@ def test_gradient_penalty_linear_critic(shape):
     assert torch.allclose(D.w.grad, 20 * (w.norm() - 1) * w / w.norm(), rtol=1e-4, atol=1e-6)
 
 
+def test_gradient_penalty_under_a_grad_scaler_is_unscaled():
+    torch.manual_seed(2)
+    D = nn.Sequential(nn.Flatten(), nn.Linear(12, 4), nn.Tanh(), nn.Linear(4, 1))
+    real, fake, alpha = torch.randn(3, 3, 2, 2), torch.randn(3, 3, 2, 2), torch.rand(3)
+    plain = losses.gradient_penalty(D, real, fake, alpha)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    assert torch.allclose(losses.gradient_penalty(D, real, fake, alpha, scaler=scaler), plain, rtol=1e-5)
+
+
 def test_gradient_penalty_uses_alpha():
     D = nn.Sequential(nn.Flatten(), nn.Linear(12, 1))
     real, fake = torch.zeros(2, 3, 2, 2), torch.ones(2, 3, 2, 2)

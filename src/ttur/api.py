@@ -9,7 +9,7 @@ from pathlib import Path
 from torch import nn
 
 from . import metrics
-from .errors import InputError
+from .errors import InputError, WeightsError
 from .features import Extraction, FeatureExtractor, InceptionExtractor, ModuleExtractor, extract
 from .sources import open_source
 from .stats import Stats, check_compatible, check_meta
@@ -36,6 +36,23 @@ def get_extractor(
     from .small_features import load_small_extractor
 
     return load_small_extractor(str(extractor), device=device)
+
+
+def _get_extractor_for(srcs: tuple, extractor, **kw) -> FeatureExtractor:
+    """:func:`get_extractor`; when the Inception weights are missing and a source is the embedded
+    shapes dataset, the error also names the bundled extractor that works offline (no silent switch)."""
+    try:
+        return get_extractor(extractor, **kw)
+    except WeightsError as e:
+        if extractor is not None:
+            raise
+        from .small_features import default_for
+
+        alt = next((d for d in map(default_for, srcs) if d is not None), None)
+        if alt is None:
+            raise
+        raise WeightsError(f"{e}; or, offline, use --extractor {alt} (extractor={alt!r}): "
+                           f"reported as FD ({alt} features), not FID") from e
 
 
 def _run(s, extractor: FeatureExtractor, keep_features, keep_logits, batch_size, progress
@@ -71,7 +88,7 @@ def compute_stats(
     s = open_source(src, num_workers=num_workers, skip_bad=skip_bad, num_samples=num_samples)
     if isinstance(s, Stats):
         return s
-    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast)
+    ext = _get_extractor_for((src,), extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast)
     return extract(s, ext, batch_size=batch_size, progress=progress).stats
 
 
@@ -138,8 +155,8 @@ def fid(
     src_a = open_source(a, num_workers=num_workers, skip_bad=skip_bad, num_samples=na)
     src_b = open_source(b, num_workers=num_workers, skip_bad=skip_bad, num_samples=nb)
     both_stats = isinstance(src_a, Stats) and isinstance(src_b, Stats)
-    ext = None if both_stats else get_extractor(extractor, mode=mode, dims=dims, device=device,
-                                                 weights=weights, fast=fast)
+    ext = None if both_stats else _get_extractor_for((a, b), extractor, mode=mode, dims=dims, device=device,
+                                                      weights=weights, fast=fast)
     if kid and (isinstance(src_a, Stats) or isinstance(src_b, Stats)):
         raise InputError("--kid needs images on both sides, not a statistics file")
     if isc and isinstance(src_a, Stats):

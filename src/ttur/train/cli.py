@@ -63,7 +63,9 @@ def _finish(res) -> int:
 
 def _summary(res) -> None:
     if res.final is not None:
-        print(f"{res.metric_label}: final {res.final:.3f}, best {res.best:.3f} (step {res.step}); "
+        best_step = min((r["step"] for r in res.records if r.get(res.metric) == res.best), default=None)
+        at = f" at step {best_step}" if best_step is not None else ""
+        print(f"{res.metric_label}: final {res.final:.3f} at step {res.step}, best {res.best:.3f}{at}; "
               f"run folder {res.out_dir}")
     else:
         print(f"trained {res.step} steps; run folder {res.out_dir}")

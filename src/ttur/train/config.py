@@ -20,7 +20,7 @@ from ..errors import ConfigError
 DEFAULTS: dict = {
     "description": "",
     "task": "image",
-    "model": "dcgan",            # dcgan | resnet (WGAN-GP "Good" ResNet)
+    "model": "dcgan",            # image: dcgan | resnet (WGAN-GP "Good" ResNet); each task names its models
     "dataset": "shapes",         # anything ttur.imagedata.open_training_data reads
     "dataset_length": None,      # number of training images (shapes: how many to draw; files: the first N)
     "image_size": 32,
@@ -47,6 +47,7 @@ DEFAULTS: dict = {
     "fid_batch_size": 100,
     "seed": 0,
     "device": "auto",
+    "threads": None,             # CPU threads for torch (null: torch's default); 1 is fastest on a busy machine
     "amp": False,                # CUDA only: autocast (bfloat16/float16) + GradScaler
     "channels_last": False,      # CUDA only: channels-last memory format
     "sample_every": 500,
@@ -56,7 +57,6 @@ DEFAULTS: dict = {
 }
 
 _CHOICES = {
-    "model": ("dcgan", "resnet"),
     "loss": ("gan", "wgan-gp"),
     "lr_decay": ("none", "linear"),
     "resample": ("bicubic", "bilinear", "lanczos", "box", "nearest"),
@@ -136,11 +136,15 @@ def load_config(name_or_path: str | Path | dict, overrides: list[str] | dict | N
     return validate(raw, where)
 
 
-def task_defaults(task: str) -> dict:
-    """Extra keys (with defaults) that a task class declares in ``config_defaults``."""
+def _task_cls(task: str):
     from .tasks import task_class
 
-    return dict(getattr(task_class(task), "config_defaults", {}) or {})
+    return task_class(task)
+
+
+def task_defaults(task: str) -> dict:
+    """Extra keys (with defaults) that a task class declares in ``config_defaults``."""
+    return dict(getattr(_task_cls(task), "config_defaults", {}) or {})
 
 
 def _num(key: str, v, kind):
@@ -173,6 +177,9 @@ def validate(raw: dict, where: str = "config") -> dict:
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown config key in {where}")
     cfg = {**known, **raw}
+    models = getattr(_task_cls(task), "models", None)  # each task names the models it builds
+    if models and cfg["model"] not in models:
+        raise ConfigError(f"model: must be one of {', '.join(models)} for task {task}, got {cfg['model']!r}")
     for k, choices in _CHOICES.items():
         if cfg[k] not in choices:
             raise ConfigError(f"{k}: must be one of {', '.join(choices)}, got {cfg[k]!r}")
@@ -202,7 +209,7 @@ def validate(raw: dict, where: str = "config") -> dict:
     for k in _BOOL:
         if not isinstance(cfg[k], bool):
             raise ConfigError(f"{k}: expected true or false, got {cfg[k]!r}")
-    for k in ("crop", "dataset_length"):
+    for k in ("crop", "dataset_length", "threads"):
         if cfg[k] is not None:
             cfg[k] = _num(k, cfg[k], int)
             if cfg[k] < 1:
@@ -220,7 +227,7 @@ def validate(raw: dict, where: str = "config") -> dict:
     fe = cfg["fid_features"]
     if not isinstance(fe, str) and not hasattr(fe, "forward") and not callable(fe):
         raise ConfigError(f"fid_features: expected auto, inception or an extractor name, got {fe!r}")
-    check = getattr(__import__("ttur.train.tasks", fromlist=["task_class"]).task_class(task), "check_config", None)
+    check = getattr(_task_cls(task), "check_config", None)
     if check is not None:
         check(cfg)
     return cfg

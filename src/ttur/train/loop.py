@@ -28,7 +28,7 @@ from .. import distributed as dist
 from ..errors import ConfigError, NumericalError
 from ..utils import atomic_write_text, resolve_device
 from . import checkpoint as ckpt
-from . import losses
+from . import losses, parallel
 from .config import dump_config, validate
 from .logs import MetricsLog
 from .optim import make_optimizers
@@ -77,25 +77,30 @@ def _seed_all(seed: int) -> None:
     random.seed(seed)
 
 
-def _unwrap(m: torch.nn.Module) -> torch.nn.Module:
-    return m.module if hasattr(m, "module") and isinstance(m, torch.nn.parallel.DistributedDataParallel) else m
-
-
 def train(cfg: dict, out_dir: str | Path, resume: bool = False, progress: bool = True, callbacks=None,
           say=print) -> TrainResult:
     """Train the GAN that ``cfg`` describes into the run folder ``out_dir``; see the README's training API."""
+    cfg = validate(dict(cfg))
+    threads = torch.get_num_threads()
+    if cfg["threads"]:
+        torch.set_num_threads(cfg["threads"])
+    try:
+        return _train(cfg, Path(out_dir), resume, progress, callbacks, say)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: dict, out_dir: Path, resume: bool, progress: bool, callbacks, say) -> TrainResult:
     from tqdm.auto import tqdm
 
-    cfg = validate(dict(cfg))
-    out_dir = Path(out_dir)
     rank, world = dist.rank(), dist.world_size()
     main = rank == 0
     device = resolve_device(cfg["device"])
     if cfg["amp"] and device.type != "cuda":
         raise ConfigError(f"amp: mixed precision needs a CUDA device, this run is on {device}")
     B = cfg["batch_size"]
-    if world > B:
-        raise ConfigError(f"batch_size: {B} is smaller than the number of processes ({world})")
+    if B % world:
+        raise ConfigError(f"batch_size: {B} does not split evenly over {world} processes")
     ckpt_path = out_dir / ckpt.FILENAME
     state = None
     if resume:
@@ -109,8 +114,11 @@ def train(cfg: dict, out_dir: str | Path, resume: bool = False, progress: bool =
 
     _seed_all(cfg["seed"])
     task = task_class(cfg["task"])(cfg, device, rank, world)
+    _seed_all(cfg["seed"])  # the same initial weights whatever the task set up (e.g. a feature extractor)
     G, D = task.build_models()
     use_cuda = device.type == "cuda"
+    if world > 1:  # batch norm over the global batch, as one process would compute it
+        G, D = parallel.globalise_batch_norm(G, device), parallel.globalise_batch_norm(D, device)
     if cfg["channels_last"] and use_cuda:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     opt = make_optimizers(G, D, lr_d=cfg["lr_d"], lr_g=cfg["lr_g"], betas_d=cfg["betas_d"], betas_g=cfg["betas_g"],
@@ -125,7 +133,7 @@ def train(cfg: dict, out_dir: str | Path, resume: bool = False, progress: bool =
         D.load_state_dict(state["D"])
         opt.load_state_dict(state["optim"])
         stream.load_state_dict(state["data"])
-        gen.set_state(state["gen"].to(gen.get_state().device) if hasattr(state["gen"], "to") else state["gen"])
+        gen.set_state(state["gen"])
         scaler_d.load_state_dict(state["scaler_d"])
         scaler_g.load_state_dict(state["scaler_g"])
         ckpt.set_rng_state(state["rng"])
@@ -133,10 +141,7 @@ def train(cfg: dict, out_dir: str | Path, resume: bool = False, progress: bool =
 
     Gm, Dm = G, D
     if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        kw = {"device_ids": [device.index]} if use_cuda else {}
-        Gm, Dm = DDP(G, **kw), DDP(D, **kw)
+        Gm, Dm = parallel.wrap(G, D, device)
     lo, hi = dist.shard_range(B, rank, world)
     kind, d_steps, gp_w = cfg["loss"], cfg["d_steps"], cfg["gp_weight"]
     reuse_z = kind == "gan"

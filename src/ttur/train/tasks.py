@@ -23,6 +23,8 @@ class Task:
     name: str = "task"
     metric: str = "metric"
     metric_label: str = "metric"
+    #: values the ``model`` key may take (None: the task checks it in ``check_config``)
+    models: tuple[str, ...] | None = None
     #: extra config keys (with defaults) that this task accepts
     config_defaults: dict = {}
 
@@ -60,6 +62,7 @@ class ImageTask(Task):
     """GAN on images: DCGAN or WGAN-GP ResNet, FID (or FD on small features) against reference statistics."""
 
     name = "image"
+    models = ("dcgan", "resnet")
 
     def __init__(self, cfg: dict, device: torch.device, rank: int = 0, world: int = 1) -> None:
         super().__init__(cfg, device, rank, world)
