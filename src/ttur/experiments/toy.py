@@ -20,7 +20,7 @@
 
 Runtime: ``--quick`` (8 seeds; 4 ratios × 2 seeds × 2,000 GAN steps) took 70-80 s on two CPU
 cores shared with other jobs, most of it the GAN; the full setting (20 seeds × 5,000 saddle
-iterations, 6 ratios × 5 seeds × 5,000 GAN steps, all 30 GANs batched) about 5-10 minutes on CPU.
+iterations, 6 ratios × 5 seeds × 5,000 GAN steps, all 30 GANs batched) took 280 s on the same CPU.
 A GPU does not help models this small: run it on the CPU.
 """
 
