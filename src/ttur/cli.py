@@ -17,6 +17,7 @@ from .errors import PeerError, TturError
 SUBCOMMANDS = [
     "ttur.cli_fid",
     "ttur.train.cli",
+    "ttur.experiments.cli",
     "ttur.text.cli",
 ]
 
