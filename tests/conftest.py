@@ -70,3 +70,17 @@ def _offline(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("TTUR_OFFLINE", "1")
     monkeypatch.setenv("TTUR_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.getbasetemp() / "torch_home"))
+
+
+@pytest.fixture()
+def one_thread():
+    """Tiny models: one thread is several times faster than two on a shared machine.
+
+    Modules opt in with ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

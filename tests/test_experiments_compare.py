@@ -9,30 +9,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
+from helpers import probe_extractor
 
 from ttur.cli import main
 from ttur.errors import ConfigError
 from ttur.experiments import compare
-from ttur.features import ModuleExtractor
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = ["dataset=shapes", "dataset_length=256", "image_size=32", "g_width=4", "d_width=4", "z_dim=8",
         "batch_size=8", "steps=4", "log_every=2", "sample_every=0", "checkpoint_every=0", "fid_every=4",
         "device=cpu", "fid_samples=16", "fid_ref_samples=32"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _probe() -> ModuleExtractor:
-    torch.manual_seed(123)
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten())
-    return ModuleExtractor(net, "probe")
 
 
 def _records(values, metric="fid", every=100):
@@ -102,7 +89,7 @@ def test_variants():
 
 def test_compare_end_to_end(tmp_path):
     res = compare.run(tmp_path / "rep", "quickstart", orig_lr=3e-4, seeds=1,
-                      overrides={**dict(o.split("=") for o in TINY), "fid_features": _probe()},
+                      overrides={**dict(o.split("=") for o in TINY), "fid_features": probe_extractor()},
                       progress=False, say=lambda m: None)
     rows = {r["variant"]: r for r in res["rows"]}
     assert set(rows) == {"TTUR lr_d 0.0001 lr_g 0.0003", "orig lr 0.0003"}
@@ -117,7 +104,7 @@ def test_compare_end_to_end(tmp_path):
     # an existing run is not overwritten
     with pytest.raises(ConfigError, match="holds a run"):
         compare.run(tmp_path / "rep", "quickstart", orig_lr=3e-4, overrides={**dict(o.split("=") for o in TINY),
-                    "fid_features": _probe()}, progress=False, say=lambda m: None)
+                    "fid_features": probe_extractor()}, progress=False, say=lambda m: None)
 
 
 def test_compare_cli_errors(capsys):

@@ -8,12 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import torch
-from torch import nn
+from helpers import probe_extractor
 
 from ttur.errors import ConfigError, NumericalError
 from ttur.experiments import sweep
-from ttur.features import ModuleExtractor
 
 TINY = {"dataset": "shapes", "dataset_length": 256, "image_size": 32, "g_width": 4, "d_width": 4, "z_dim": 8,
         "batch_size": 8, "log_every": 2, "sample_every": 0, "checkpoint_every": 0, "device": "cpu",
@@ -90,17 +88,10 @@ def test_sweep_report_with_a_stand_in_trainer(tmp_path):
     assert json.loads((out / "results.json").read_text())["best"]["value"] == pytest.approx(2.5)
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_sweep_end_to_end(tmp_path):
-    torch.manual_seed(123)
-    probe = ModuleExtractor(nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
-                                          nn.Flatten()), "probe")
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        res = sweep.run(tmp_path / "s", "quickstart", lr_d=[1e-4, 1e-3], lr_g=[3e-4], r=2, max_steps=4,
-                        overrides={**TINY, "fid_features": probe}, progress=False, say=lambda m: None)
-    finally:
-        torch.set_num_threads(n)
+    res = sweep.run(tmp_path / "s", "quickstart", lr_d=[1e-4, 1e-3], lr_g=[3e-4], r=2, max_steps=4,
+                    overrides={**TINY, "fid_features": probe_extractor()}, progress=False, say=lambda m: None)
     assert res["metric"] == "fd_probe" and res["budgets"] == [2, 4]
     best = res["best"]
     assert best["steps"] == 4 and math.isfinite(best["value"])

@@ -14,14 +14,7 @@ from ttur.text.jsd import jsd_counts, ngram_counts
 from ttur.text.models import TextCritic, TextGenerator, build_text_models
 from ttur.text.task import TextTask
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models on a shared machine: one thread is faster than two fighting for the cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "far", "and", "big", "red"]

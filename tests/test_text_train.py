@@ -12,15 +12,9 @@ from ttur.cli import main
 from ttur.errors import ConfigError
 from ttur.train import list_configs, load_config, train
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "far", "and", "big", "red"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture()

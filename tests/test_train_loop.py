@@ -8,33 +8,19 @@ import signal
 
 import pytest
 import torch
-from torch import nn
+from helpers import probe_extractor
 
 from ttur.cli import main
 from ttur.errors import ConfigError, NumericalError
-from ttur.features import ModuleExtractor
 from ttur.train import load_config, train
 from ttur.train import losses as L
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = ["dataset=shapes", "dataset_length=256", "image_size=32", "g_width=4", "d_width=4", "z_dim=8",
         "batch_size=8", "steps=6", "log_every=2", "sample_every=3", "checkpoint_every=3", "fid_every=0",
         "device=cpu", "sample_count=4"]
 WGAN = ["model=resnet", "loss=wgan-gp", "d_steps=2", "betas_d=[0.0,0.9]", "betas_g=[0.0,0.9]", "lr_d=3e-4"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread is several times faster than two on a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _probe() -> ModuleExtractor:
-    torch.manual_seed(123)
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten())
-    return ModuleExtractor(net, "probe")
 
 
 def _cfg(*extra, **kw):
@@ -50,7 +36,7 @@ def _states(run) -> dict:
 @pytest.mark.parametrize("extra", [[], WGAN], ids=["dcgan-gan", "resnet-wgan-gp"])
 def test_resume_is_bit_identical(tmp_path, extra):
     a, b = tmp_path / "a", tmp_path / "b"
-    ext = _probe()
+    ext = probe_extractor()
     kw = {"fid_every": 3, "fid_samples": 16, "fid_ref_samples": 32, "fid_features": ext}
     full = train(_cfg(*extra, **kw), a, progress=False)
     train(_cfg(*extra, "steps=3", **kw), b, progress=False)
@@ -108,7 +94,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
 
 def test_callback_and_signal_stop_cleanly(tmp_path):
     seen = []
-    res = train(_cfg(fid_every=2, fid_samples=16, fid_ref_samples=32, fid_features=_probe()), tmp_path / "cb",
+    res = train(_cfg(fid_every=2, fid_samples=16, fid_ref_samples=32, fid_features=probe_extractor()), tmp_path / "cb",
                 progress=False, callbacks=[lambda step, rec: seen.append((step, rec)) or step < 4])
     assert res.stopped == "callback" and res.step == 4 and [s for s, _ in seen] == [2, 4]
     assert "fd_probe" in seen[0][1] and _states(tmp_path / "cb")["step"] == 4
@@ -117,7 +103,7 @@ def test_callback_and_signal_stop_cleanly(tmp_path):
         os.kill(os.getpid(), signal.SIGTERM)
 
     old = signal.getsignal(signal.SIGTERM)
-    res = train(_cfg(fid_every=2, fid_samples=16, fid_ref_samples=32, fid_features=_probe()), tmp_path / "sig",
+    res = train(_cfg(fid_every=2, fid_samples=16, fid_ref_samples=32, fid_features=probe_extractor()), tmp_path / "sig",
                 progress=False, callbacks=[term])
     assert res.stopped == "SIGTERM" and res.step == 2 and _states(tmp_path / "sig")["step"] == 2
     assert signal.getsignal(signal.SIGTERM) is old  # handlers restored
@@ -133,7 +119,7 @@ def test_shapes_fallback_when_no_inception_weights(tmp_path, monkeypatch):
 
     _no_weights(monkeypatch, tmp_path)
 
-    probe, asked = _probe(), []
+    probe, asked = probe_extractor(), []
     real = ttur.api.get_extractor
 
     def fake(extractor=None, **kw):

@@ -313,6 +313,15 @@ def write_report(out_dir: str | Path, variants: list[Variant], metric: str, labe
     return results
 
 
+def add_run_arguments(p: argparse.ArgumentParser, *, set_help: str, quick_help: str, resume_help: str) -> None:
+    """The options an experiment that trains runs shares: --set, --quick, --runs-dir, --resume, --no-progress."""
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--runs-dir", default=None, help="where the training runs go (default: <out>-runs)")
+    p.add_argument("--resume", action="store_true", help=resume_help)
+    p.add_argument("--no-progress", action="store_true")
+
+
 def register(sub) -> None:
     p = sub.add_parser("compare", help="TTUR vs one time-scale for a training config (metric curves, table)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -324,12 +333,10 @@ def register(sub) -> None:
     p.add_argument("--lr-d", type=float, default=None, help="one-time-scale variant's lr_d (with --lr-g)")
     p.add_argument("--lr-g", type=float, default=None, help="one-time-scale variant's lr_g (with --lr-d)")
     p.add_argument("--seeds", type=int, default=1, help="seeds per variant (the paper: 8 for images, 10 for text)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override for both variants (repeatable), e.g. --set steps=5000 --set dataset=PATH")
-    p.add_argument("--quick", action="store_true", help="300 steps, metric every 100 (quickstart: orig lr 1e-4)")
-    p.add_argument("--runs-dir", default=None, help="where the training runs go (default: <out>-runs)")
-    p.add_argument("--resume", action="store_true", help="continue (or reuse) runs already in the runs folder")
-    p.add_argument("--no-progress", action="store_true")
+    add_run_arguments(
+        p, set_help="config override for both variants (repeatable), e.g. --set steps=5000 --set dataset=PATH",
+        quick_help="300 steps, metric every 100 (quickstart: orig lr 1e-4)",
+        resume_help="continue (or reuse) runs already in the runs folder")
     p.set_defaults(func=_main)
 
 

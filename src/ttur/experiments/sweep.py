@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, NumericalError
-from .compare import _objects, _overrides_dict, _plain, quick_features, stop_if_signalled
+from .compare import _objects, _overrides_dict, _plain, add_run_arguments, quick_features, stop_if_signalled
 from .report import Report, fmt, use_agg
 
 QUICK = {"lr_d": [3e-5, 1e-4, 3e-4], "lr_g": [1e-4, 3e-4], "r": 75, "max_steps": 300}
@@ -228,12 +228,9 @@ def register(sub) -> None:
     p.add_argument("-r", "--r", dest="r", type=int, default=None, help="first budget in steps (default: max_steps/8)")
     p.add_argument("--max-steps", type=int, default=None, help="largest budget (default: the config's steps)")
     p.add_argument("--eta", type=int, default=2, help="keep the best 1/eta at each budget, which grows by eta (2)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override for every run (repeatable)")
-    p.add_argument("--quick", action="store_true", help="quickstart, 3 × 2 pairs, r = 75, up to 300 steps")
-    p.add_argument("--runs-dir", default=None, help="where the training runs go (default: <out>-runs)")
-    p.add_argument("--resume", action="store_true", help="continue runs already in the runs folder")
-    p.add_argument("--no-progress", action="store_true")
+    add_run_arguments(p, set_help="config override for every run (repeatable)",
+                      quick_help="quickstart, 3 × 2 pairs, r = 75, up to 300 steps",
+                      resume_help="continue runs already in the runs folder")
     p.set_defaults(func=_main)
 
 

@@ -1,0 +1,15 @@
+"""Small helpers shared by test modules (imported as ``helpers``: pytest puts tests/ on sys.path)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ttur.features import ModuleExtractor
+
+
+def probe_extractor() -> ModuleExtractor:
+    """A tiny seeded feature extractor ("probe") for fast FD monitoring in training tests; reseeds torch."""
+    torch.manual_seed(123)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten())
+    return ModuleExtractor(net, "probe")
