@@ -84,7 +84,7 @@ def test_variants():
     with pytest.raises(ConfigError, match="orig"):
         compare.make_variants("quickstart")
     with pytest.raises(ConfigError, match="same learning rates"):
-        compare.make_variants("quickstart", lr_d=1e-4, lr_g=3e-4)
+        compare.make_variants("quickstart", lr_d=2e-4, lr_g=5e-4)
 
 
 def test_compare_end_to_end(tmp_path):

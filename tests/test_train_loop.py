@@ -17,7 +17,9 @@ from ttur.train import losses as L
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TINY = ["dataset=shapes", "dataset_length=256", "image_size=32", "g_width=4", "d_width=4", "z_dim=8",
+# the schedule is pinned here: the resume tests stop at k steps and resume to n, which re-plans a decay over `steps`
+TINY = ["lr_decay=none", "lr_d=1e-4", "lr_g=3e-4",
+        "dataset=shapes", "dataset_length=256", "image_size=32", "g_width=4", "d_width=4", "z_dim=8",
         "batch_size=8", "steps=6", "log_every=2", "sample_every=3", "checkpoint_every=3", "fid_every=0",
         "device=cpu", "sample_count=4"]
 WGAN = ["model=resnet", "loss=wgan-gp", "d_steps=2", "betas_d=[0.0,0.9]", "betas_g=[0.0,0.9]", "lr_d=3e-4"]
@@ -57,6 +59,24 @@ def test_resume_is_bit_identical(tmp_path, extra):
     for f in ("config.yaml", "metrics.jsonl", "metrics.csv", "fid.png", "samples/step_0000006.png",
               "reference_fd_probe.npz"):
         assert (a / f).is_file(), f
+
+
+def test_resume_after_a_stop_is_bit_identical_with_linear_decay(tmp_path):
+    """The quickstart's schedule: a run stopped at step 3 of 6 and resumed equals the uninterrupted run."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    ext = probe_extractor()
+    kw = {"fid_every": 3, "fid_samples": 16, "fid_ref_samples": 32, "fid_features": ext}
+    decay = ["lr_decay=linear", "lr_d=2e-4", "lr_g=5e-4"]
+    full = train(_cfg(*decay, **kw), a, progress=False)
+    stop = train(_cfg(*decay, **kw), b, progress=False, callbacks=[lambda step, rec: step < 3])
+    assert stop.stopped == "callback" and stop.step == 3
+    part = train(load_config(b / "config.yaml") | {"fid_features": ext}, b, resume=True, progress=False)
+    assert full.step == part.step == 6
+    assert [r["lr_d"] for r in full.records] == [r["lr_d"] for r in part.records]
+    sa, sb = _states(a), _states(b)
+    for k in ("G", "D"):
+        for name, t in sa[k].items():
+            assert torch.equal(t, sb[k][name]), f"{k}.{name} differs after resume"
 
 
 def test_run_folder_contents(tmp_path):

@@ -253,7 +253,7 @@ def run(out_dir: str | Path, config="quickstart", *, orig=None, orig_lr: float |
     if seeds < 1:
         raise ConfigError(f"--seeds: must be at least 1, got {seeds}")
     if quick and config == "quickstart" and orig is None and orig_lr is None and lr_d is None and lr_g is None:
-        orig_lr = 1e-4  # quickstart is TTUR lr_d 1e-4, lr_g 3e-4: one time-scale at the discriminator's rate
+        orig_lr = 2e-4  # quickstart is TTUR lr_d 2e-4, lr_g 5e-4: one time-scale at the discriminator's rate
     t0 = time.perf_counter()
     variants = make_variants(config, orig=orig, orig_lr=orig_lr, lr_d=lr_d, lr_g=lr_g, overrides=overrides,
                              quick=quick)
@@ -335,7 +335,7 @@ def register(sub) -> None:
     p.add_argument("--seeds", type=int, default=1, help="seeds per variant (the paper: 8 for images, 10 for text)")
     add_run_arguments(
         p, set_help="config override for both variants (repeatable), e.g. --set steps=5000 --set dataset=PATH",
-        quick_help="300 steps, metric every 100 (quickstart: orig lr 1e-4)",
+        quick_help="300 steps, metric every 100 (quickstart: orig lr 2e-4)",
         resume_help="continue (or reuse) runs already in the runs folder")
     p.set_defaults(func=_main)
 
