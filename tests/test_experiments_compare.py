@@ -92,7 +92,7 @@ def test_compare_end_to_end(tmp_path):
                       overrides={**dict(o.split("=") for o in TINY), "fid_features": probe_extractor()},
                       progress=False, say=lambda m: None)
     rows = {r["variant"]: r for r in res["rows"]}
-    assert set(rows) == {"TTUR lr_d 0.0001 lr_g 0.0003", "orig lr 0.0003"}
+    assert set(rows) == {"TTUR lr_d 0.0002 lr_g 0.0005", "orig lr 0.0003"}
     for r in rows.values():
         assert r["seeds"] == 1 and math.isfinite(r["best_mean"]) and math.isfinite(r["final_mean"])
         assert r["best_mean"] <= r["final_mean"]

@@ -14,7 +14,8 @@ from torch import nn
 from ttur.features import ModuleExtractor
 from ttur.train import load_config, train
 
-BASE = ["dataset=shapes", "dataset_length=128", "image_size=32", "g_width=4", "d_width=4", "z_dim=8",
+BASE = ["lr_decay=none", "lr_d=1e-4", "lr_g=3e-4",  # pinned: the tolerance below is for these rates
+        "dataset=shapes", "dataset_length=128", "image_size=32", "g_width=4", "d_width=4", "z_dim=8",
         "batch_size=8", "log_every=1", "sample_every=0", "checkpoint_every=0", "fid_every=0", "device=cpu"]
 RUNS = {  # DCGAN: batch norm in G and D; ResNet WGAN-GP: batch norm in G, gradient penalty, 2 critic steps
     "dcgan": [*BASE, "steps=3"],
