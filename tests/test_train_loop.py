@@ -237,3 +237,11 @@ def test_bundled_shapes_extractor_monitors_offline(tmp_path, monkeypatch):
     assert res.metric == "fd_shapes" and res.metric_label == "FD (shapes features)"
     assert res.final is not None and res.final > 0 and res.records[-1]["fd_shapes"] == res.final
     assert sum("ttur weights --download" in s for s in said) == 1
+
+
+def test_resume_with_a_model_that_does_not_fit_is_one_error(tmp_path):
+    run = tmp_path / "r"
+    train(_cfg("steps=2", "checkpoint_every=2", "sample_every=0"), run, progress=False)
+    cfg = load_config(run / "config.yaml", ["steps=4", "g_width=8"])
+    with pytest.raises(ConfigError, match=r"checkpoint\.pt: the G it holds does not fit"):
+        train(cfg, run, resume=True, progress=False)

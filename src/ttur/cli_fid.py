@@ -9,8 +9,12 @@ import sys
 from .errors import TturError
 
 
-def add_extractor_args(p: argparse.ArgumentParser) -> None:
-    """Options shared by every command that runs images through a feature extractor."""
+def add_extractor_args(p: argparse.ArgumentParser, decoding: bool = True) -> None:
+    """Options shared by every command that runs images through a feature extractor.
+
+    ``decoding=False`` leaves out the options of the decoding pass (``--num-workers``, ``--skip-bad``) for
+    commands that load their images otherwise.
+    """
     from .inception import DIMS
     from .preprocess import MODES
 
@@ -19,8 +23,9 @@ def add_extractor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dims", type=int, default=2048, choices=DIMS, help="Inception feature dimension (2048)")
     p.add_argument("--batch-size", type=int, default=50, help="images per network batch (50)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
-    p.add_argument("--num-workers", type=int, default=None,
-                   help="decoding processes (default: 0 for small sets, else up to 4)")
+    if decoding:
+        p.add_argument("--num-workers", type=int, default=None,
+                       help="decoding processes (default: 0 for small sets, else up to 4)")
     p.add_argument("--weights", default=None,
                    help="Inception weights file (default: $TTUR_INCEPTION_WEIGHTS, the cache, or download)")
     p.add_argument("--extractor", default=None,
@@ -28,7 +33,8 @@ def add_extractor_args(p: argparse.ArgumentParser) -> None:
                         "(reported as FD, not FID)")
     p.add_argument("--reference-net", action="store_true",
                    help="run the reference layout of the network (slower; the fused default agrees to ~1e-6)")
-    p.add_argument("--skip-bad", action="store_true", help="skip corrupt images (counted) instead of stopping")
+    if decoding:
+        p.add_argument("--skip-bad", action="store_true", help="skip corrupt images (counted) instead of stopping")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

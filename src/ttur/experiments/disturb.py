@@ -379,7 +379,7 @@ def register(sub) -> None:
                    help="which disturbances (default: all six)")
     p.add_argument("--isc-splits", type=int, default=10, help="Inception Score splits (10)")
     p.add_argument("--seed", type=int, default=0)
-    add_extractor_args(p)
+    add_extractor_args(p, decoding=False)  # the images are loaded into memory once, not streamed
     p.set_defaults(func=_main)
 
 

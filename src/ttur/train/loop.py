@@ -129,8 +129,14 @@ def _train(cfg: dict, out_dir: Path, resume: bool, progress: bool, callbacks, sa
     scaler_g = torch.amp.GradScaler("cuda", enabled=cfg["amp"])
     step, best, elapsed, final = 0, None, 0.0, None
     if state is not None:
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
+        for name, net in (("G", G), ("D", D)):
+            try:
+                net.load_state_dict(state[name])
+            except RuntimeError as e:  # shapes differ: another width, model or vocabulary than the run's
+                first = str(e).strip().splitlines()[-1].strip() if str(e).strip() else type(e).__name__
+                raise ConfigError(f"{out_dir / 'checkpoint.pt'}: the {name} it holds does not fit the model this "
+                                  f"config builds (changed model, width, image size, corpus or vocabulary?): "
+                                  f"{first}") from None
         opt.load_state_dict(state["optim"])
         stream.load_state_dict(state["data"])
         gen.set_state(state["gen"])
