@@ -28,6 +28,7 @@ import torch
 from ttur.text.corpus import iter_lines
 from ttur.text.jsd import text_jsd
 from ttur.text.models import TextCritic, TextGenerator
+from ttur.train import losses as L
 
 
 def jsd_floors(data: Path) -> None:
@@ -55,14 +56,11 @@ def jsd_floors(data: Path) -> None:
 def wgan_gp_step(G, D, opt_g, opt_d, real, z_dim, gen) -> None:
     bs = real.shape[0]
     fake = G(torch.randn(bs, z_dim, generator=gen)).detach()
-    eps = torch.rand(bs, 1, 1, generator=gen)
-    x = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    (g,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
-    ld = D(fake).mean() - D(real).mean() + 10 * ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    ld = L.d_loss("wgan-gp", D(real), D(fake)) + L.gradient_penalty(D, real, fake, generator=gen)
     opt_d.zero_grad()
     ld.backward()
     opt_d.step()
-    lg = -D(G(torch.randn(bs, z_dim, generator=gen))).mean()
+    lg = L.g_loss("wgan-gp", D(G(torch.randn(bs, z_dim, generator=gen))))
     opt_g.zero_grad()
     lg.backward()
     opt_g.step()

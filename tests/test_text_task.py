@@ -13,6 +13,7 @@ from ttur.errors import ConfigError
 from ttur.text.jsd import jsd_counts, ngram_counts
 from ttur.text.models import TextCritic, TextGenerator, build_text_models
 from ttur.text.task import TextTask
+from ttur.train import losses as L
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -55,7 +56,7 @@ def test_model_shapes_and_paper_size():
 
 
 def wgan_gp_steps(task, G, D, steps, lr_d=3e-3, lr_g=1e-3, d_steps=1, gen=None):
-    """A plain WGAN-GP loop (critic on one-hot real vs softmax fake, GP on interpolates of (N, V, L))."""
+    """A plain WGAN-GP loop with the library's losses (critic on one-hot real vs softmax fake, GP on (N, V, L))."""
     opt_d = torch.optim.Adam(D.parameters(), lr_d, betas=(0.5, 0.9))
     opt_g = torch.optim.Adam(G.parameters(), lr_g, betas=(0.5, 0.9))
     data = task.data()
@@ -66,15 +67,12 @@ def wgan_gp_steps(task, G, D, steps, lr_d=3e-3, lr_g=1e-3, d_steps=1, gen=None):
         for _ in range(d_steps):
             real = next(data)
             fake = G(task.noise(bs, gen)).detach()
-            eps = torch.rand(bs, 1, 1, generator=gen)
-            x = (eps * real + (1 - eps) * fake).requires_grad_(True)
-            (g,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
-            ld = D(fake).mean() - D(real).mean() + 10 * ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
+            ld = L.d_loss("wgan-gp", D(real), D(fake)) + L.gradient_penalty(D, real, fake, generator=gen)
             opt_d.zero_grad()
             ld.backward()
             opt_d.step()
             losses.append(ld.item())
-        lg = -D(G(task.noise(bs, gen))).mean()
+        lg = L.g_loss("wgan-gp", D(G(task.noise(bs, gen))))
         opt_g.zero_grad()
         lg.backward()
         opt_g.step()
