@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, WeightsError
+from ..shapes import is_shapes_spec
 from .data import DataStream
 
 
@@ -50,12 +51,6 @@ class Task:
 
     def save_samples(self, G: nn.Module, step: int, out_dir: Path) -> Path | None:  # pragma: no cover
         return None
-
-
-def _is_shapes(spec: str) -> bool:
-    from ..shapes import parse_spec
-
-    return parse_spec(spec) is not None
 
 
 class ImageTask(Task):
@@ -103,7 +98,7 @@ class ImageTask(Task):
     def data(self) -> DataStream:
         ds = self.dataset()
         return DataStream(len(ds), ds.get_batch, self.cfg["batch_size"], seed=self.cfg["seed"], rank=self.rank,
-                          world=self.world, device=self.device, prefetch=not _is_shapes(self.cfg["dataset"]))
+                          world=self.world, device=self.device, prefetch=not is_shapes_spec(self.cfg["dataset"]))
 
     # ------------------------------------------------------------------ monitoring
     def _resolve_extractor(self):
@@ -159,7 +154,7 @@ class ImageTask(Task):
         ref_ds = open_training_data(c["dataset"], c["image_size"], c["crop"], length=n, seed=c["seed"],
                                     resample=c["resample"])
         self._ref = compute_stats(ref_ds.images, extractor=self._extractor, batch_size=c["fid_batch_size"],
-                                  progress=False, num_workers=0 if _is_shapes(c["dataset"]) else None)
+                                  progress=False, num_workers=0 if is_shapes_spec(c["dataset"]) else None)
         if is_main():
             self._ref.save(cached)
         barrier()
