@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import torch
 from helpers import probe_extractor
 
 from ttur.cli import main
@@ -110,20 +109,3 @@ def test_compare_end_to_end(tmp_path):
 def test_compare_cli_errors(capsys):
     assert main(["experiment", "compare", "quickstart", "--no-progress"]) == 2
     assert "counterpart" in capsys.readouterr().err
-
-
-def test_quick_features_fallback(monkeypatch, tmp_path):
-    import importlib.util
-
-    (tmp_path / "w.pth").write_bytes(b"x")
-    monkeypatch.setenv("TTUR_INCEPTION_WEIGHTS", str(tmp_path / "w.pth"))
-    assert compare.quick_features() is None  # Inception weights present: fid_features auto uses them
-    monkeypatch.delenv("TTUR_INCEPTION_WEIGHTS")
-    monkeypatch.setenv("TTUR_CACHE", str(tmp_path / "empty-cache"))  # other tests may leave a file in the shared one
-    fe = compare.quick_features()
-    if importlib.util.find_spec("ttur.small_features") is not None:
-        assert fe is None  # the bundled shapes extractor
-        return
-    assert fe.name == "random-conv" and fe.label == "FD (random-conv features)"
-    x = torch.rand(2, 3, 32, 32) * 255
-    torch.testing.assert_close(fe(x)[0], compare.quick_features()(x)[0])  # the same network every time

@@ -55,38 +55,6 @@ def quick_overrides(cfg: dict) -> dict:
     return out
 
 
-def quick_features():
-    """The features of ``--quick`` image runs where ``fid_features: auto`` finds nothing to use.
-
-    ``auto`` takes the FID Inception weights when they are installed, else the bundled shapes
-    extractor (:mod:`ttur.small_features`). Where neither is present, quick runs measure the
-    Fréchet distance on the features of a fixed, randomly initialised convolutional network
-    (seed 0; reported as "FD (random-conv features)"): it tells distributions apart, but its numbers
-    mean nothing outside the run. Returns None when ``auto`` will do.
-    """
-    import importlib.util
-
-    import torch
-    from torch import nn
-
-    from .. import weights as W
-    from ..errors import WeightsError
-    from ..features import ModuleExtractor
-
-    try:
-        if W.find_weights() is not None:
-            return None
-    except WeightsError:
-        pass
-    if importlib.util.find_spec("ttur.small_features") is not None:
-        return None
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, stride=2,
-                            padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten())
-    return ModuleExtractor(net, "random-conv")
-
-
 def orig_counterpart(name) -> str | None:
     """The bundled or sibling ``-orig`` config of a ``-ttur`` one, or None."""
     from ..train import list_configs
@@ -120,10 +88,6 @@ def make_variants(config, *, orig=None, orig_lr: float | None = None, lr_d: floa
     ov = _overrides_dict(overrides)
     base = load_config(config, {k: v for k, v in ov.items() if _plain(v)})
     q = quick_overrides(base) if quick else {}
-    if quick and base.get("task") == "image" and "fid_features" not in ov and base.get("fid_features") == "auto":
-        fe = quick_features()
-        if fe is not None:
-            ov["fid_features"] = fe
     ttur = load_config(config, {**q, **{k: v for k, v in ov.items() if _plain(v)}}) | _objects(ov)
     if lr_d is not None or lr_g is not None:
         if orig_lr is not None:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, NumericalError
-from .compare import _objects, _overrides_dict, _plain, add_run_arguments, quick_features, stop_if_signalled
+from .compare import _objects, _overrides_dict, _plain, add_run_arguments, quick_overrides, stop_if_signalled
 from .report import Report, fmt, use_agg
 
 QUICK = {"lr_d": [3e-5, 1e-4, 3e-4], "lr_g": [1e-4, 3e-4], "r": 75, "max_steps": 300}
@@ -93,14 +93,7 @@ def run(out_dir: str | Path, config="quickstart", *, lr_d: Sequence[float] | Non
     objs = _objects(ov)
     base = load_config(config, plain)
     if quick:
-        q = dict(QUICK_OVERRIDES)
-        if base.get("task") == "image":
-            q.update(QUICK_IMAGE_OVERRIDES)
-            if "fid_features" not in ov and base.get("fid_features") == "auto":
-                fe = quick_features()
-                if fe is not None:
-                    objs["fid_features"] = fe
-        plain = {**q, **plain}
+        plain = {**quick_overrides(base), **plain}
         lr_d = lr_d or QUICK["lr_d"]
         lr_g = lr_g or QUICK["lr_g"]
         r = r or QUICK["r"]
