@@ -232,15 +232,22 @@ def open_source(
         return GeneratorSource(src, num_samples, quantize=quantize)
     if isinstance(src, torch.Tensor | np.ndarray):
         seq: ImageSequence = ArrayImages(src, name=f"{type(src).__name__} of shape {tuple(src.shape)}")
-        return SequenceSource(seq, num_workers=0)
+        return _non_empty(SequenceSource(seq, num_workers=0))
     if isinstance(src, str | os.PathLike):
         p = Path(src)
         if p.suffix == ".npz" and p.is_file() and _is_stats_file(p):
             return Stats.load(p)
-        return SequenceSource(open_images(src), num_workers=num_workers, skip_bad=skip_bad)
+        return _non_empty(SequenceSource(open_images(src), num_workers=num_workers, skip_bad=skip_bad))
     if isinstance(src, ImageSequence):
-        return SequenceSource(src, num_workers=num_workers, skip_bad=skip_bad)
+        return _non_empty(SequenceSource(src, num_workers=num_workers, skip_bad=skip_bad))
     raise InputError(f"cannot use {type(src).__name__} as an image source")
+
+
+def _non_empty(s: SequenceSource) -> SequenceSource:
+    """``s``, refused when it holds no images: said when the source is opened, before any network loads."""
+    if len(s) == 0:
+        raise InputError(f"{s.name}: no images found")
+    return s
 
 
 def _is_stats_file(p: Path) -> bool:

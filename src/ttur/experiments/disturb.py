@@ -232,7 +232,6 @@ def run(out_dir: str | Path, source="shapes", *, n: int | None = None, quick: bo
         if d not in DISTURBANCES:
             raise ConfigError(f"--disturbances: unknown {d!r} (choose from {', '.join(DISTURBANCES)})")
     lv = {d: sorted({0.0, *[float(v) for v in (levels or {}).get(d, LEVELS[d])]}) for d in names}
-    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast)
     x = load_images(source, n, size=size, crop=crop, seed=seed)
     n = len(x)
     oth = None
@@ -241,6 +240,8 @@ def run(out_dir: str | Path, source="shapes", *, n: int | None = None, quick: bo
         if oth.shape[1:3] != x.shape[1:3]:
             oth = load_images(other, n, size=x.shape[1], crop=min(oth.shape[1:3]), seed=seed + 1)
     src_name = source if isinstance(source, str | Path) else f"array {tuple(np.shape(source))}"
+    # the network last: a bad source or --other is reported before weights are looked for (or downloaded)
+    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast)
     clean_stats, clean_is, clean_is_std = feature_pass(x, ext, batch_size, "clean", isc_splits, progress)
     if reference is not None:
         ref = open_source(reference)
