@@ -170,7 +170,7 @@ def fid(
     sb, eb = _run(src_b, ext, keep_f, False, batch_size, progress)
     check_compatible(sa, sb)
     result = FIDResult(
-        fid=metrics.frechet_distance(sa.mu, sa.sigma, sb.mu, sb.sigma),
+        fid=metrics.frechet_distance(sa, sb),
         label=ext.label if ext is not None else _stats_label(sa),
         n_a=sa.n or 0,
         n_b=sb.n or 0,

@@ -30,6 +30,10 @@ class Stats:
     sigma: np.ndarray
     n: int | None = None
     meta: dict = field(default_factory=dict)
+    #: the feature rows themselves, kept by a feature pass when there are no more of them than
+    #: dimensions (the covariance is then singular, and the Fréchet step is exact from the rows);
+    #: never written to files, where ``n`` tells the rank instead
+    features: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def dims(self) -> int:
@@ -108,14 +112,17 @@ class StatsAccumulator:
 
     Each batch is folded in with the pairwise update of Chan, Golub and LeVeque (exact for any
     split of the data), so merging the accumulators of several processes gives the statistics of
-    the whole set.
+    the whole set. While there are no more rows than dimensions the rows are kept too (at most
+    ``dims x dims`` values, the size of the covariance): with them the Fréchet step computes its trace
+    term exactly instead of from a singular covariance. They are dropped as soon as there are more.
     """
 
-    def __init__(self, dims: int, device: torch.device | str = "cpu") -> None:
+    def __init__(self, dims: int, device: torch.device | str = "cpu", keep_rows: bool = True) -> None:
         self.dims = dims
         self.n = 0
         self.mean = torch.zeros(dims, dtype=torch.float64, device=device)
         self.m2 = torch.zeros(dims, dims, dtype=torch.float64, device=device)
+        self._rows: list[torch.Tensor] | None = [] if keep_rows else None
 
     def update(self, feats: torch.Tensor) -> None:
         x = feats.detach().to(self.mean.device, torch.float64)
@@ -129,6 +136,16 @@ class StatsAccumulator:
         mb = x.mean(0)
         xc = x - mb
         self._merge(nb, mb, xc.t() @ xc)
+        if self._rows is not None:
+            self._keep(x.cpu())
+
+    def _keep(self, rows: torch.Tensor | None) -> None:
+        if self._rows is None:
+            return
+        if rows is None or self.n > self.dims:
+            self._rows = None
+        else:
+            self._rows.append(rows)
 
     def _merge(self, nb: int, mb: torch.Tensor, m2b: torch.Tensor) -> None:
         n = self.n + nb
@@ -140,6 +157,8 @@ class StatsAccumulator:
     def merge(self, other: StatsAccumulator) -> None:
         if other.n:
             self._merge(other.n, other.mean.to(self.mean.device), other.m2.to(self.m2.device))
+            self._keep(None if other._rows is None else torch.cat([r for r in other._rows] or
+                                                                   [torch.zeros(0, self.dims, dtype=torch.float64)]))
 
     def all_reduce(self) -> None:
         """Combine the accumulators of all ranks of the process group (in place, on every rank).
@@ -157,10 +176,12 @@ class StatsAccumulator:
         d = self.mean - mean
         m2 = all_reduce_sum(self.m2 + torch.outer(d, d) * n_r)
         self.n, self.mean, self.m2 = int(total.item()), mean, m2
+        self._rows = None  # each rank holds only its own rows; the count alone bounds the rank
 
     def stats(self, meta: dict | None = None) -> Stats:
         if self.n < 2:
             raise StatsError(f"need at least 2 images for a covariance, got {self.n}")
         sigma = self.m2 / (self.n - 1)
         sigma = 0.5 * (sigma + sigma.t())
-        return Stats(self.mean.cpu().numpy().copy(), sigma.cpu().numpy(), self.n, dict(meta or {}))
+        rows = None if not self._rows else torch.cat(self._rows).numpy()
+        return Stats(self.mean.cpu().numpy().copy(), sigma.cpu().numpy(), self.n, dict(meta or {}), rows)
