@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, InputError
+from ..images.pixels import to_unit_nhwc
 from .report import Report, fmt, use_agg
 
 #: name -> (levels, short description); the paper's levels
@@ -152,7 +153,7 @@ def load_images(src, n: int, size: int | None = 64, crop: int | None = None, see
     """``n`` images of ``src`` as float32 NHWC in [−1, 1].
 
     ``src``: a uint8 NHWC/NCHW array or tensor, a float one in [−1, 1], or a spec/path that
-    :func:`ttur.imagedata.open_training_data` reads (``"shapes"``, a folder, a zip, ...), centre-cropped
+    :func:`ttur.images.training.open_training_data` reads (``"shapes"``, a folder, a zip, ...), centre-cropped
     to ``crop`` and resized to ``size``.
     """
     if n < 2:
@@ -160,16 +161,8 @@ def load_images(src, n: int, size: int | None = 64, crop: int | None = None, see
     if isinstance(src, torch.Tensor):
         src = src.detach().cpu().numpy()
     if isinstance(src, np.ndarray):
-        a = src[:n]
-        if a.ndim != 4:
-            raise InputError(f"images: expected a 4-d array, got shape {a.shape}")
-        if a.shape[1] in (1, 3) and a.shape[-1] not in (1, 3):
-            a = a.transpose(0, 2, 3, 1)
-        if a.shape[-1] == 1:
-            a = np.repeat(a, 3, -1)
-        a = a.astype(np.float32) / 127.5 - 1 if a.dtype == np.uint8 else a.astype(np.float32)
-        return np.ascontiguousarray(a)
-    from ..imagedata import open_training_data
+        return to_unit_nhwc(src[:n], "images")
+    from ..images.training import open_training_data
 
     ds = open_training_data(src, size=size or 64, crop=crop, length=n, seed=seed)
     n = min(n, len(ds))
@@ -178,7 +171,7 @@ def load_images(src, n: int, size: int | None = 64, crop: int | None = None, see
 
 
 def _array_source(x: np.ndarray, name: str):
-    from ..sources import GeneratorSource
+    from ..metrics.sources import GeneratorSource
 
     pos = [0]
 
@@ -192,8 +185,8 @@ def _array_source(x: np.ndarray, name: str):
 
 def feature_pass(x: np.ndarray, extractor, batch_size: int, name: str, isc_splits: int, progress: bool):
     """One pass: (Stats, Inception Score mean, std); IS is NaN for an extractor without logits."""
-    from ..features import extract
-    from ..metrics import inception_score
+    from ..metrics.distances import inception_score
+    from ..metrics.extract import extract
 
     ex = extract(_array_source(x, name), extractor, batch_size=batch_size, keep_logits=extractor.has_logits,
                  progress=progress, desc=name)
@@ -220,10 +213,10 @@ def run(out_dir: str | Path, source="shapes", *, n: int | None = None, quick: bo
         device=None, weights=None, batch_size: int = 50, isc_splits: int = 10, seed: int = 0,
         fast: bool = True, progress: bool = True) -> dict:
     """Run the disturbance experiment and write its report folder; returns the numbers (also results.json)."""
-    from ..api import get_extractor
-    from ..metrics import frechet_distance
-    from ..sources import open_source
-    from ..stats import Stats
+    from ..metrics.distances import frechet_distance
+    from ..metrics.sources import open_source
+    from ..metrics.stats import Stats
+    from ..networks import get_extractor
 
     t0 = time.perf_counter()
     n = n or (32 if quick else 50_000)
@@ -360,7 +353,7 @@ def plot_examples(examples: dict[str, list[np.ndarray]], levels: dict[str, list[
 
 
 def register(sub) -> None:
-    from ..cli_fid import add_extractor_args
+    from ..metrics.cli import add_extractor_args
 
     p = sub.add_parser("disturb", help="FID and Inception Score under six image disturbances",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
