@@ -25,8 +25,8 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ttur import shapes  # noqa: E402
-from ttur.small_features import HEADS, ShapesNet, save_weights  # noqa: E402
+from ttur.networks.small import HEADS, ShapesNet, save_weights  # noqa: E402
+from ttur.shapes import dataset as shapes  # noqa: E402
 
 TRAIN_SEED = 7_001
 HELDOUT_SEED = 7_002

@@ -1,4 +1,4 @@
-"""Distances and scores on features: Fréchet distance, KID, Inception Score, bootstrap error bars.
+"""Distances and scores on features: Fréchet distance, KID, Inception Score, FID bootstrap error bars.
 
 All in float64 numpy. The Fréchet distance never calls ``scipy.linalg.sqrtm``: the trace of
 ``sqrt(S1 S2)`` is the sum of the square roots of the eigenvalues of the symmetric matrix
@@ -8,14 +8,12 @@ well under a second at 2048 dimensions, real and finite even when a covariance i
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from scipy import linalg
 from scipy.linalg import blas
 from scipy.special import logsumexp
 
-from .errors import NumericalError, StatsError
+from ..errors import NumericalError, StatsError
 
 _EPS = np.finfo(np.float64).eps
 
@@ -79,7 +77,7 @@ def trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
 def frechet_distance(mu1, sigma1, mu2=None, sigma2=None) -> float:
     """Fréchet distance between two Gaussians, ``|mu1 - mu2|^2 + tr(S1 + S2 - 2 sqrt(S1 S2))``.
 
-    Takes ``(mu1, sigma1, mu2, sigma2)`` arrays, or two :class:`ttur.stats.Stats` objects.
+    Takes ``(mu1, sigma1, mu2, sigma2)`` arrays, or two :class:`ttur.metrics.stats.Stats` objects.
     """
     if mu2 is None and sigma2 is None and hasattr(mu1, "mu") and hasattr(sigma1, "mu"):
         from .stats import check_compatible
@@ -197,14 +195,6 @@ def inception_score(logits: np.ndarray, splits: int = 10) -> tuple[float, float]
 # ----------------------------------------------------------------------------------------------
 # Bootstrap
 # ----------------------------------------------------------------------------------------------
-
-
-def bootstrap(
-    statistic: Callable[[np.ndarray], float], n: int, rounds: int, seed: int = 0
-) -> np.ndarray:
-    """Values of ``statistic(indices)`` over ``rounds`` resamples of ``range(n)`` with replacement."""
-    rng = np.random.default_rng(seed)
-    return np.array([statistic(rng.integers(0, n, n)) for _ in range(rounds)])
 
 
 def fid_bootstrap(
