@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..train.checkpoint import FILENAME
 from .report import Report, fmt, fmt_pm, mean_std, use_agg
 
 QUICK_OVERRIDES = {"steps": 300, "fid_every": 100, "sample_every": 0, "checkpoint_every": 0, "log_every": 50}
@@ -136,7 +137,7 @@ def run_training(cfg: dict, run_dir: Path, *, resume: bool = False, progress: bo
     from ..train import train
 
     train_fn = train_fn or train
-    cont = resume and (run_dir / "checkpoint.pt").is_file()
+    cont = resume and (run_dir / FILENAME).is_file()
     res = train_fn(cfg, run_dir, resume=cont, progress=progress, say=say)
     stop_if_signalled(res)
     return res

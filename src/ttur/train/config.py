@@ -21,7 +21,7 @@ DEFAULTS: dict = {
     "description": "",
     "task": "image",
     "model": "dcgan",            # image: dcgan | resnet (WGAN-GP "Good" ResNet); each task names its models
-    "dataset": "shapes",         # anything ttur.imagedata.open_training_data reads
+    "dataset": "shapes",         # anything ttur.images.training.open_training_data reads
     "dataset_length": None,      # number of training images (shapes: how many to draw; files: the first N)
     "image_size": 32,
     "crop": None,                # centre crop in pixels before resizing (CelebA: 108)
