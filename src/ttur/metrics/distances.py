@@ -77,7 +77,7 @@ def trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
 def frechet_distance(mu1, sigma1, mu2=None, sigma2=None) -> float:
     """Fréchet distance between two Gaussians, ``|mu1 - mu2|^2 + tr(S1 + S2 - 2 sqrt(S1 S2))``.
 
-    Takes ``(mu1, sigma1, mu2, sigma2)`` arrays, or two :class:`ttur.metrics.stats.Stats` objects.
+    Takes ``(mu1, sigma1, mu2, sigma2)`` arrays, or two :class:`ttur.stats.Stats` objects.
     """
     if mu2 is None and sigma2 is None and hasattr(mu1, "mu") and hasattr(sigma1, "mu"):
         from .stats import check_compatible
