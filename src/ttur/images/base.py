@@ -43,6 +43,25 @@ class ImageSequence(Sequence):
         return f"{self.name}[{i}]"
 
 
+class ProcessLocal:
+    """Mixin of readers that keep a file, archive or database open: one handle per process (opened on
+    first use in each), left behind when the reader is pickled for a DataLoader worker."""
+
+    _handle = None
+    _handle_pid = None
+
+    def _local(self, opener):
+        if self._handle is None or self._handle_pid != os.getpid():
+            self._handle, self._handle_pid = opener(), os.getpid()
+        return self._handle
+
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d.pop("_handle", None)
+        d.pop("_handle_pid", None)
+        return d
+
+
 def decode_image(data: bytes | str | os.PathLike, what: str) -> np.ndarray:
     """Decode an image file (path or bytes) to HW3 uint8, or raise InputError naming ``what``.
 

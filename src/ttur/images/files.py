@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .base import IMAGE_EXTS, ImageSequence, decode_image
+from .base import IMAGE_EXTS, ImageSequence, ProcessLocal, decode_image
 
 #: compressed tars cannot be read image by image (refused by the readers table with a message)
 COMPRESSED_TAR = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
@@ -38,7 +38,7 @@ class FolderImages(ImageSequence):
         return str(self.files[i])
 
 
-class ZipImages(ImageSequence):
+class ZipImages(ProcessLocal, ImageSequence):
     """Every image member of a zip archive, in sorted member order."""
 
     def __init__(self, path: str | os.PathLike, exts: tuple[str, ...] = IMAGE_EXTS) -> None:
@@ -51,19 +51,6 @@ class ZipImages(ImageSequence):
                 )
         except (zipfile.BadZipFile, OSError) as e:
             raise InputError(f"{path}: not a readable zip archive ({e})") from e
-        self._zf: zipfile.ZipFile | None = None
-        self._pid = None
-
-    def _zip(self) -> zipfile.ZipFile:
-        if self._zf is None or self._pid != os.getpid():  # one handle per process
-            self._zf = zipfile.ZipFile(self.path)
-            self._pid = os.getpid()
-        return self._zf
-
-    def __getstate__(self):
-        d = dict(self.__dict__)
-        d["_zf"] = None
-        return d
 
     def __len__(self) -> int:
         return len(self.members)
@@ -71,7 +58,7 @@ class ZipImages(ImageSequence):
     def __getitem__(self, i: int) -> np.ndarray:
         what = f"{self.path}:{self.members[i]}"
         try:
-            data = self._zip().read(self.members[i])
+            data = self._local(lambda: zipfile.ZipFile(self.path)).read(self.members[i])
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             raise InputError(f"{what}: cannot read ({e})") from e
         return decode_image(data, what)
@@ -80,7 +67,7 @@ class ZipImages(ImageSequence):
         return f"{self.path}:{self.members[i]}"
 
 
-class TarImages(ImageSequence):
+class TarImages(ProcessLocal, ImageSequence):
     """Every image member of an uncompressed ``.tar`` archive, in sorted member order.
 
     The member table is read once; images are then read by offset (random access), with one file
@@ -105,19 +92,6 @@ class TarImages(ImageSequence):
         self.members = [e[0] for e in entries]
         self.offsets = np.array([e[1] for e in entries], dtype=np.int64)
         self.sizes = np.array([e[2] for e in entries], dtype=np.int64)
-        self._fh = None
-        self._pid = None
-
-    def _file(self):
-        if self._fh is None or self._pid != os.getpid():
-            self._fh = open(self.path, "rb")  # kept open for the life of the sequence
-            self._pid = os.getpid()
-        return self._fh
-
-    def __getstate__(self):
-        d = dict(self.__dict__)
-        d["_fh"] = None
-        return d
 
     def __len__(self) -> int:
         return len(self.members)
@@ -125,7 +99,7 @@ class TarImages(ImageSequence):
     def __getitem__(self, i: int) -> np.ndarray:
         what = self.describe(i)
         try:
-            fh = self._file()
+            fh = self._local(lambda: open(self.path, "rb"))  # noqa: SIM115 - kept open for the reader's life
             fh.seek(int(self.offsets[i]))
             data = fh.read(int(self.sizes[i]))
         except OSError as e:

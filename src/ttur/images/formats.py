@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .base import ImageSequence, decode_image
+from .base import ImageSequence, ProcessLocal, decode_image
 from .pixels import to_rgb
 
 
@@ -201,7 +201,7 @@ def _lmdb_env(lmdb, path: Path):
     return env
 
 
-class LmdbImages(ImageSequence):
+class LmdbImages(ProcessLocal, ImageSequence):
     """An LMDB database whose values are encoded images (LSUN's ``bedroom_train_lmdb`` folders).
 
     Images are in key order. Keys beginning with ``__`` (metadata in some re-packed databases) are
@@ -213,8 +213,6 @@ class LmdbImages(ImageSequence):
         p = Path(path)
         self.path = p.parent if p.name == "data.mdb" else p
         self.name = str(self.path)
-        self._env = None
-        self._pid = None
         lmdb = _import_lmdb()
         keys: list[bytes] = []
         try:
@@ -230,15 +228,7 @@ class LmdbImages(ImageSequence):
         self._offsets = np.cumsum([0] + [len(k) for k in keys], dtype=np.int64)
 
     def _open(self, lmdb):
-        if self._env is None or self._pid != os.getpid():
-            self._env = _lmdb_env(lmdb, self.path)
-            self._pid = os.getpid()
-        return self._env
-
-    def __getstate__(self):
-        d = dict(self.__dict__)
-        d["_env"] = None
-        return d
+        return self._local(lambda: _lmdb_env(lmdb, self.path))
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
