@@ -55,11 +55,12 @@ def _command(argv: list[str]) -> str | None:
 
 
 def _flagged(message: str, args: argparse.Namespace) -> str:
-    """``batch_size: ...`` -> ``--batch-size: ...`` when the command has that option."""
+    """``batch_size: ...`` -> ``--batch-size: ...`` (``n: ...`` -> ``-n: ...``) when the command has that option."""
     m = re.match(r"(\w+): ", message)
-    if m and m.group(1) in vars(args) and m.group(1) not in ("command", "func", "config", "overrides"):
-        return "--" + m.group(1).replace("_", "-") + message[len(m.group(1)):]
-    return message
+    name = m.group(1) if m else None
+    if name is None or name not in vars(args) or name in ("command", "func", "config", "overrides"):
+        return message
+    return ("-" + name if len(name) == 1 else "--" + name.replace("_", "-")) + message[len(name):]
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

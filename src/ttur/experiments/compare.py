@@ -216,7 +216,7 @@ def run(out_dir: str | Path, config="quickstart", *, orig=None, orig_lr: float |
         train_fn: Callable | None = None, say=print) -> dict:
     """Train both variants for ``seeds`` seeds and write the comparison report; returns its numbers."""
     if seeds < 1:
-        raise ConfigError(f"--seeds: must be at least 1, got {seeds}")
+        raise ConfigError(f"seeds: must be at least 1, got {seeds}")
     if quick and config == "quickstart" and orig is None and orig_lr is None and lr_d is None and lr_g is None:
         orig_lr = 2e-4  # quickstart is TTUR lr_d 2e-4, lr_g 5e-4: one time-scale at the discriminator's rate
     t0 = time.perf_counter()

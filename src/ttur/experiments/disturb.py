@@ -132,7 +132,7 @@ def contamination(x: np.ndarray, a: float, rng: np.random.Generator, other: np.n
     if k == 0:
         return out
     if other is None or len(other) == 0:
-        raise ConfigError("contamination needs images of another source (--other)")
+        raise ConfigError("other: contamination needs images of another source")
     if other.shape[1:] != x.shape[1:]:
         raise InputError(f"contamination: the other images are {other.shape[1:]}, the images {x.shape[1:]}")
     where = rng.choice(len(x), size=k, replace=False)
@@ -157,7 +157,7 @@ def load_images(src, n: int, size: int | None = 64, crop: int | None = None, see
     to ``crop`` and resized to ``size``.
     """
     if n < 2:
-        raise ConfigError(f"-n: at least 2 images are needed, got {n}")
+        raise ConfigError(f"n: at least 2 images are needed, got {n}")
     if isinstance(src, torch.Tensor):
         src = src.detach().cpu().numpy()
     if isinstance(src, np.ndarray):
@@ -223,7 +223,7 @@ def run(out_dir: str | Path, source="shapes", *, n: int | None = None, quick: bo
     names = list(disturbances or LEVELS)
     for d in names:
         if d not in DISTURBANCES:
-            raise ConfigError(f"--disturbances: unknown {d!r} (choose from {', '.join(DISTURBANCES)})")
+            raise ConfigError(f"disturbances: unknown {d!r} (choose from {', '.join(DISTURBANCES)})")
     lv = {d: sorted({0.0, *[float(v) for v in (levels or {}).get(d, LEVELS[d])]}) for d in names}
     x = load_images(source, n, size=size, crop=crop, seed=seed)
     n = len(x)

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..errors import TturError
+from ..errors import InputError
 
 
 def add_extractor_args(p: argparse.ArgumentParser, decoding: bool = True) -> None:
@@ -121,7 +121,7 @@ def run_weights(args) -> int:
 
         p = Path(args.check)
         if not p.is_file():
-            raise TturError(f"--check: {p} does not exist")
+            raise InputError(f"--check: {p} does not exist")
         ok = W.is_official(p)
         print(f"{p}: {'the official FID Inception weights' if ok else 'NOT the official weights'} "
               f"(sha256 {W.sha256_file(p)})")

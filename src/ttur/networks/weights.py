@@ -58,7 +58,7 @@ def find_weights(path: str | os.PathLike | None = None) -> Path | None:
     if path is not None:
         p = Path(path).expanduser()
         if not p.is_file():
-            raise WeightsError(f"--weights: {p} does not exist")
+            raise WeightsError(f"weights: {p} does not exist")
         return p
     env = os.environ.get(ENV)
     if env:
