@@ -214,8 +214,6 @@ def validate(raw: dict, where: str = "config") -> dict:
             cfg[k] = _num(k, cfg[k], int)
             if cfg[k] < 1:
                 raise ConfigError(f"{k}: must be a positive integer or null, got {cfg[k]}")
-    if cfg["task"] == "image" and cfg["image_size"] not in (32, 64):
-        raise ConfigError(f"image_size: the image models are built for 32 or 64, got {cfg['image_size']}")
     if not isinstance(cfg["dataset"], str) or not cfg["dataset"]:
         raise ConfigError(f"dataset: expected a name or path, got {cfg['dataset']!r}")
     if cfg["fid_ref"] is not None and not isinstance(cfg["fid_ref"], str):

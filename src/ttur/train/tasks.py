@@ -62,6 +62,11 @@ class ImageTask(Task):
     name = "image"
     models = ("dcgan", "resnet")
 
+    @classmethod
+    def check_config(cls, cfg: dict) -> None:
+        if cfg["image_size"] not in (32, 64):
+            raise ConfigError(f"image_size: the image models are built for 32 or 64, got {cfg['image_size']}")
+
     def __init__(self, cfg: dict, device: torch.device, rank: int = 0, world: int = 1) -> None:
         super().__init__(cfg, device, rank, world)
         self._dataset = None
