@@ -28,8 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ttur import metrics
-from ttur.features import InceptionExtractor, build_inception
+from ttur.metrics import distances as metrics
+from ttur.networks.inception import InceptionExtractor, build_inception
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,8 +24,8 @@ from scipy.ndimage import gaussian_filter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import ttur  # noqa: E402
-from ttur import shapes  # noqa: E402
-from ttur.small_features import load_small_extractor  # noqa: E402
+from ttur.networks.small import load_small_extractor  # noqa: E402
+from ttur.shapes import dataset as shapes  # noqa: E402
 
 NOISE = (0.05, 0.1, 0.2, 0.4)
 BLUR = (0.5, 1.0, 1.5, 2.0)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ttur.imagedata import open_training_data
+from ttur.images.training import open_training_data
 from ttur.train import load_config, train
 from ttur.train.models import build_image_models
 

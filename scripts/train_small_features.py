@@ -1,4 +1,4 @@
-"""Train the bundled shapes feature extractor (ttur.small_features.ShapesNet) and write its weights.
+"""Train the bundled shapes feature extractor (ttur.networks.small.ShapesNet) and write its weights.
 
     python scripts/train_small_features.py                 # writes src/ttur/data/shapes_features.pt
 
@@ -6,7 +6,7 @@ Deterministic: fixed seeds, the CPU, a fixed number of threads, deterministic ke
 weights file built in memory under a fixed archive name, so the same command writes the same bytes
 (on the same torch version and CPU kind). Training images are drawn fresh every step from the
 shapes dataset with seed TRAIN_SEED (no image is seen twice); accuracy is measured on images of
-another seed. The targets are ttur.shapes.labels: the number of shapes (3 classes), which kinds are
+another seed. The targets are ttur.shapes.dataset.labels: the number of shapes (3 classes), which kinds are
 present (3 yes/no) and which hue sixths are present (6 yes/no).
 """
 
@@ -25,8 +25,8 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ttur import shapes  # noqa: E402
-from ttur.small_features import HEADS, ShapesNet, save_weights  # noqa: E402
+from ttur.networks.small import HEADS, ShapesNet, save_weights  # noqa: E402
+from ttur.shapes import dataset as shapes  # noqa: E402
 
 TRAIN_SEED = 7_001
 HELDOUT_SEED = 7_002
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in acc.items():
         print(f"  {k:18s} {v:.4f}")
     print(f"wrote {args.output} ({size / 1024:.0f} KiB), sha256 {digest}")
-    print("(update KNOWN['shapes'] in src/ttur/small_features.py if this differs from the bundled hash)")
+    print("(update KNOWN['shapes'] in src/ttur/networks/small.py if this differs from the bundled hash)")
     return 0
 
 

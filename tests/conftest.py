@@ -23,18 +23,25 @@ FIXTURES = SHARED / "fixtures"
 DATA = SHARED / "data"
 
 
+def _require(path: Path, what: str) -> Path:
+    """``path``; when it is missing, a skip on a developer's machine and an error under CI (``$CI`` set),
+    so that no CI run passes by skipping the golden tests."""
+    if not path.is_dir():
+        message = f"{what} not found at {path} (set TTUR_SHARED)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must run the golden tests", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"golden fixtures not found at {FIXTURES} (set TTUR_SHARED)")
-    return FIXTURES
+    return _require(FIXTURES, "golden fixtures")
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    if not DATA.is_dir():
-        pytest.skip(f"shared data not found at {DATA} (set TTUR_SHARED)")
-    return DATA
+    return _require(DATA, "shared data")
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ttur.features import ModuleExtractor
+from ttur.networks.base import ModuleExtractor
 
 
 def probe_extractor() -> ModuleExtractor:

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ttur import weights as W
 from ttur.errors import WeightsError
-from ttur.stats import Stats
+from ttur.metrics.stats import Stats
+from ttur.networks import weights as W
 
 
 def ttur(*args, timeout=300) -> subprocess.CompletedProcess:

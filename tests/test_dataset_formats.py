@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ttur.dataset_formats import LmdbImages, MnistIdx, SvhnMat, TarImages
-from ttur.datasets import Cifar10Batches, FolderImages, ZipImages, open_images
 from ttur.errors import InputError
+from ttur.images.files import FolderImages, TarImages, ZipImages
+from ttur.images.formats import Cifar10Batches, LmdbImages, MnistIdx, SvhnMat
+from ttur.images.readers import open_images
 
 RNG = np.random.default_rng(1234)
 

@@ -16,10 +16,11 @@ import torch.multiprocessing as mp
 from PIL import Image
 from torch import nn
 
-from ttur.datasets import ArrayImages
 from ttur.distributed import shard_range
-from ttur.features import ModuleExtractor, extract
-from ttur.sources import SequenceSource
+from ttur.images.arrays import ArrayImages
+from ttur.metrics.extract import extract
+from ttur.metrics.sources import SequenceSource
+from ttur.networks.base import ModuleExtractor
 
 
 def _free_port() -> int:

@@ -13,7 +13,7 @@ from torch import nn
 from ttur.cli import main
 from ttur.errors import ConfigError
 from ttur.experiments import disturb
-from ttur.shapes import render
+from ttur.shapes.dataset import render
 
 
 @pytest.fixture(scope="module")

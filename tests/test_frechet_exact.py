@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ttur.metrics import fid_bootstrap, frechet_distance
-from ttur.stats import Stats, StatsAccumulator
+from ttur.metrics.distances import fid_bootstrap, frechet_distance
+from ttur.metrics.stats import Stats, StatsAccumulator
 
 TOL = 1e-6
 

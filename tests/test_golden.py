@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 import torch
 
-from ttur.api import get_extractor
-from ttur.datasets import FolderImages
-from ttur.features import extract
-from ttur.metrics import frechet_distance, inception_score, kid
-from ttur.preprocess import resize_tf1_bilinear
-from ttur.sources import SequenceSource
+from ttur.images.files import FolderImages
+from ttur.metrics.api import get_extractor
+from ttur.metrics.distances import frechet_distance, inception_score, kid
+from ttur.metrics.extract import extract
+from ttur.metrics.preprocess import resize_tf1_bilinear
+from ttur.metrics.sources import SequenceSource
 
 SETS = ("a", "b", "odd")
 FEATURE_TOL = 1e-4

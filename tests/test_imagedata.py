@@ -13,14 +13,14 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from ttur.errors import InputError
-from ttur.imagedata import (
+from ttur.images.pixels import to_tensor
+from ttur.images.training import (
     ImageDataset,
     ImageTransform,
     TransformedImages,
     center_crop,
     open_training_data,
     resize,
-    to_tensor,
 )
 
 
@@ -156,7 +156,7 @@ def test_shapes_training_data_deterministic_and_batched():
 
 
 def test_transformed_images_is_an_image_sequence(tmp_path):
-    from ttur.datasets import ArrayImages
+    from ttur.images.arrays import ArrayImages
 
     arr = np.random.default_rng(3).integers(0, 256, (4, 10, 10, 3), dtype=np.uint8)
     seq = TransformedImages(ArrayImages(arr), ImageTransform(size=5), length=3)

@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from ttur.errors import WeightsError
-from ttur.features import build_inception
-from ttur.inception import DIMS, FastFIDInception, FIDInception, expected_keys
+from ttur.networks.inception import DIMS, FastFIDInception, FIDInception, build_inception, expected_keys
 
 
 def test_state_dict_layout_is_pytorch_fids(fixtures_dir):

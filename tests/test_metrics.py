@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ttur.errors import NumericalError, StatsError
-from ttur.metrics import (
+from ttur.metrics.distances import (
     fid_bootstrap,
     frechet_distance,
     frechet_distance_sqrtm,
@@ -14,7 +14,7 @@ from ttur.metrics import (
     kid,
     trace_sqrt_product,
 )
-from ttur.stats import Stats
+from ttur.metrics.stats import Stats
 
 
 def _gauss(rng, n, d, scale=1.0, shift=0.0):

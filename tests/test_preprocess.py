@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ttur.errors import TturError
-from ttur.preprocess import preprocess, resize_pil_bicubic, resize_tf1_bilinear
+from ttur.metrics.preprocess import preprocess, resize_pil_bicubic, resize_tf1_bilinear
 
 
 @pytest.fixture()

@@ -7,10 +7,10 @@ import pickle
 import numpy as np
 import pytest
 
-from ttur import shapes
-from ttur.datasets import open_images
 from ttur.errors import InputError
-from ttur.shapes import ShapesImages, labels, params, render, uniforms
+from ttur.images.readers import open_images
+from ttur.shapes import dataset as shapes
+from ttur.shapes.dataset import ShapesImages, labels, params, render, uniforms
 
 
 def test_uniforms_are_a_pure_function_of_seed_and_index():

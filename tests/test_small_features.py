@@ -13,19 +13,11 @@ import pytest
 import torch
 
 import ttur
-from ttur import shapes
+from ttur._util import sha256_file
 from ttur.errors import InputError, WeightsError
-from ttur.features import FeatureExtractor
-from ttur.small_features import (
-    KNOWN,
-    ShapesNet,
-    default_for,
-    load_shapes_net,
-    load_small_extractor,
-    save_weights,
-    weights_path,
-)
-from ttur.utils import sha256_file
+from ttur.networks.base import FeatureExtractor
+from ttur.networks.small import KNOWN, ShapesNet, load_shapes_net, load_small_extractor, save_weights, weights_path
+from ttur.shapes import dataset as shapes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +62,7 @@ def test_damaged_weights_are_refused(tmp_path, monkeypatch):
     bad.write_bytes(b"not a torch file")
     with pytest.raises(WeightsError, match="not a shapes feature extractor weights file"):
         load_shapes_net(bad)
-    import ttur.small_features as sf
+    import ttur.networks.small as sf
 
     monkeypatch.setattr(sf, "weights_path", lambda name="shapes": bad)
     with pytest.raises(WeightsError, match="SHA-256"):
@@ -134,13 +126,22 @@ def test_unknown_name_lists_the_known_ones():
                  progress=False)
 
 
-def test_default_for():
-    assert default_for("shapes") == "shapes"
-    assert default_for("shapes:2000:1") == "shapes"
-    assert default_for("shapes:x") == "shapes"  # a bad shapes spec still names the dataset
-    assert default_for("some/folder") is None
-    assert default_for("./shapes") is None
-    assert default_for(np.zeros(3)) is None
+def test_default_extractor_comes_with_the_images(tmp_path):
+    from PIL import Image
+
+    from ttur.images.arrays import ArrayImages
+    from ttur.images.readers import open_images
+    from ttur.networks import EXTRACTORS
+
+    assert open_images("shapes").default_extractor == "shapes"
+    assert open_images("shapes:2000:1").default_extractor == "shapes"
+    with pytest.raises(InputError, match="shapes:N"):  # a bad shapes spec still names the dataset
+        open_images("shapes:x")
+    (tmp_path / "shapes").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "shapes" / "a.png")
+    assert open_images(str(tmp_path / "shapes")).default_extractor is None  # a folder so named is a folder
+    assert ArrayImages(np.zeros((2, 4, 4, 3), np.uint8)).default_extractor is None
+    assert "shapes" in EXTRACTORS and list(EXTRACTORS)[0] == "inception"
 
 
 def test_missing_inception_weights_name_the_offline_extractor(tmp_path, monkeypatch):

@@ -11,11 +11,16 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ttur.datasets import ArrayImages, Cifar10Batches, FolderImages, ZipImages, open_images
 from ttur.errors import InputError
-from ttur.features import ModuleExtractor, extract
-from ttur.sources import GeneratorSource, SequenceSource, open_source, to_pixels
-from ttur.stats import Stats
+from ttur.images.arrays import ArrayImages
+from ttur.images.files import FolderImages, ZipImages
+from ttur.images.formats import Cifar10Batches
+from ttur.images.pixels import to_pixels
+from ttur.images.readers import open_images
+from ttur.metrics.extract import extract
+from ttur.metrics.sources import GeneratorSource, SequenceSource, open_source
+from ttur.metrics.stats import Stats
+from ttur.networks.base import ModuleExtractor
 
 
 class MeanColour(nn.Module):

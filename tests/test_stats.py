@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ttur.errors import NumericalError, StatsError
-from ttur.stats import Stats, StatsAccumulator, check_compatible
+from ttur.metrics.stats import Stats, StatsAccumulator, check_compatible
 
 
 def test_streaming_equals_numpy_for_any_batching():
@@ -118,8 +118,9 @@ def test_peak_memory_does_not_grow_with_image_count(tmp_path):
     script = textwrap.dedent("""
         import resource, sys, torch
         from torch import nn
-        from ttur.features import ModuleExtractor, extract
-        from ttur.sources import GeneratorSource
+        from ttur.networks.base import ModuleExtractor
+        from ttur.metrics.extract import extract
+        from ttur.metrics.sources import GeneratorSource
         n = int(sys.argv[1])
         ext = ModuleExtractor(nn.Sequential(nn.Flatten(), nn.Linear(3 * 64 * 64, 256)), "probe")
         gen = torch.Generator().manual_seed(0)

@@ -57,7 +57,7 @@ def test_text_run_and_bit_identical_resume(corpus, tmp_path):
     for k in ("G", "D"):
         for name, t in sa[k].items():
             assert torch.equal(t, sb[k][name]), f"{k}.{name} differs after resume"
-    assert sa["data"] == sb["data"] and sa["data"]["pos"] > 0
+    assert sa["data"] == sb["data"] and sa["data"]["position"] > 0
     assert [r["jsd4"] for r in part.records if "jsd4" in r] == [r["jsd4"] for r in evals]
     assert (a / "samples" / "step_0000006.txt").read_text() == (b / "samples" / "step_0000006.txt").read_text()
 

@@ -11,7 +11,7 @@ import torch.distributed as tdist
 import torch.multiprocessing as mp
 from torch import nn
 
-from ttur.features import ModuleExtractor
+from ttur.networks.base import ModuleExtractor
 from ttur.train import load_config, train
 
 BASE = ["lr_decay=none", "lr_d=1e-4", "lr_g=3e-4",  # pinned: the tolerance below is for these rates

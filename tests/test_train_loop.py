@@ -135,12 +135,12 @@ def _no_weights(monkeypatch, tmp_path) -> None:
 
 
 def test_shapes_fallback_when_no_inception_weights(tmp_path, monkeypatch):
-    import ttur.api
+    import ttur.networks
 
     _no_weights(monkeypatch, tmp_path)
 
     probe, asked = probe_extractor(), []
-    real = ttur.api.get_extractor
+    real = ttur.networks.get_extractor
 
     def fake(extractor=None, **kw):
         asked.append(extractor)
@@ -149,7 +149,7 @@ def test_shapes_fallback_when_no_inception_weights(tmp_path, monkeypatch):
             return probe
         return real(extractor, **kw)
 
-    monkeypatch.setattr(ttur.api, "get_extractor", fake)
+    monkeypatch.setattr(ttur.networks, "get_extractor", fake)
     said = []
     res = train(_cfg("fid_every=3", "fid_samples=16", "fid_ref_samples=32"), tmp_path / "r", progress=False,
                 say=said.append)

@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from ttur import utils
-from ttur.utils import atomic_torch_save, atomic_write, atomic_write_text
+from ttur import _util as utils
+from ttur._util import atomic_torch_save, atomic_write, atomic_write_text
 
 
 @pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])

@@ -1,17 +1,47 @@
 """ttur: FID as the original TensorFlow code computes it, and GANs trained with the Two Time-Scale Update Rule.
 
 Heusel et al., "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium",
-NeurIPS 2017.
+NeurIPS 2017. The public names below are imported on first use, so ``import ttur`` (and ``ttur
+--help``) stays light; docs/architecture.md describes the layout.
 """
 
-from .api import FIDResult, compute_stats, fid, frechet_distance, get_extractor
+from __future__ import annotations
+
+import importlib
+
 from .errors import ConfigError, InputError, NumericalError, StatsError, TturError, WeightsError
-from .features import FeatureExtractor, InceptionExtractor, ModuleExtractor
-from .metrics import inception_score, kid
-from .sources import GeneratorSource
-from .stats import Stats
 
 __version__ = "0.1.0"
+
+#: public name -> module that defines it (imported when the name is first used)
+_LAZY = {
+    "FIDResult": "ttur.metrics.api",
+    "compute_stats": "ttur.metrics.api",
+    "fid": "ttur.metrics.api",
+    "frechet_distance": "ttur.metrics.distances",
+    "inception_score": "ttur.metrics.distances",
+    "kid": "ttur.metrics.distances",
+    "get_extractor": "ttur.networks",
+    "FeatureExtractor": "ttur.networks.base",
+    "ModuleExtractor": "ttur.networks.base",
+    "InceptionExtractor": "ttur.networks.inception",
+    "GeneratorSource": "ttur.metrics.sources",
+    "Stats": "ttur.metrics.stats",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ttur' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ConfigError", "FIDResult", "FeatureExtractor", "GeneratorSource", "InceptionExtractor", "InputError",

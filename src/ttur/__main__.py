@@ -1,3 +1,5 @@
+"""``python -m ttur``: the ``ttur`` command."""
+
 import sys
 
 from .cli import main

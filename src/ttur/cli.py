@@ -1,6 +1,8 @@
-"""The ``ttur`` command. Each subcommand lives beside the code it drives and registers itself here.
+"""The ``ttur`` command: one line per subcommand here; each is defined beside the code it drives.
 
-Errors a user can cause (:class:`ttur.TturError`) print one line on stderr and exit with status 2.
+Only the module of the command being run is imported (``ttur --help`` imports none of them), so
+the help and the start-up stay fast. Errors a user can cause (:class:`ttur.TturError`) print one
+line on stderr and exit with status 2; a message that names a Python argument names its flag.
 """
 
 from __future__ import annotations
@@ -8,21 +10,27 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 import warnings
 
 from .errors import PeerError, TturError
 
-#: modules that define ``register(subparsers)``; order is the order of ``ttur --help``
-SUBCOMMANDS = [
-    "ttur.cli_fid",
-    "ttur.train.cli",
-    "ttur.experiments.cli",
-    "ttur.text.cli",
-]
+#: command -> (module whose ``register(subparsers)`` defines it, one line of help); order of ``ttur --help``
+COMMANDS: dict[str, tuple[str, str]] = {
+    "fid": ("ttur.metrics.cli", "FID between two image sources"),
+    "stats": ("ttur.metrics.cli", "save the feature statistics of a source (.npz)"),
+    "weights": ("ttur.metrics.cli", "where the Inception weights are; fetch or check them"),
+    "train": ("ttur.train.cli", "train a GAN with TTUR from a bundled config or a YAML file"),
+    "configs": ("ttur.train.cli", "list the bundled training configs"),
+    "quickstart": ("ttur.train.cli", "train the small bundled DCGAN on the shapes dataset (CPU minutes)"),
+    "experiment": ("ttur.experiments.cli", "run one of the paper's experiments, write a report folder"),
+    "jsd": ("ttur.text.cli", "normalised Jensen-Shannon divergence between the character n-grams of two texts"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser: the module of ``command`` defines its commands in full, the others are one help line each."""
     from . import __version__
 
     parser = argparse.ArgumentParser(
@@ -32,9 +40,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ttur {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        importlib.import_module(name).register(sub)
+    chosen = COMMANDS[command][0] if command in COMMANDS else None
+    if chosen is not None:
+        importlib.import_module(chosen).register(sub)  # the commands of this module, in full
+    for name, (module, help_line) in COMMANDS.items():
+        if module != chosen:
+            sub.add_parser(name, help=help_line)
     return parser
+
+
+def _command(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is not an option), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _flagged(message: str, args: argparse.Namespace) -> str:
+    """``batch_size: ...`` -> ``--batch-size: ...`` (``n: ...`` -> ``-n: ...``) when the command has that option."""
+    m = re.match(r"(\w+): ", message)
+    name = m.group(1) if m else None
+    if name is None or name not in vars(args) or name in ("command", "func", "config", "overrides"):
+        return message
+    return ("-" + name if len(name) == 1 else "--" + name.replace("_", "-")) + message[len(name):]
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -43,7 +69,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -60,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except TturError as e:
         prefix = f"ttur: error: [rank {dist.rank()}] " if dist.is_active() else "ttur: error: "
-        print(f"{prefix}{e}", file=sys.stderr)
+        print(f"{prefix}{_flagged(str(e), args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ttur: interrupted", file=sys.stderr)

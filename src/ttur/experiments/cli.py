@@ -13,11 +13,5 @@ def register(sub) -> None:
                        "report.md and the raw numbers (CSV/JSON) into a report folder.")
     esub = p.add_subparsers(dest="experiment", metavar="NAME")
     for mod in EXPERIMENTS.values():
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as e:  # an experiment whose module is not there yet
-            if e.name != mod:
-                raise
-            continue
-        m.register(esub)
+        importlib.import_module(mod).register(esub)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])

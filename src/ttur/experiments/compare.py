@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..train.checkpoint import FILENAME
 from .report import Report, fmt, fmt_pm, mean_std, use_agg
 
 QUICK_OVERRIDES = {"steps": 300, "fid_every": 100, "sample_every": 0, "checkpoint_every": 0, "log_every": 50}
@@ -136,7 +137,7 @@ def run_training(cfg: dict, run_dir: Path, *, resume: bool = False, progress: bo
     from ..train import train
 
     train_fn = train_fn or train
-    cont = resume and (run_dir / "checkpoint.pt").is_file()
+    cont = resume and (run_dir / FILENAME).is_file()
     res = train_fn(cfg, run_dir, resume=cont, progress=progress, say=say)
     stop_if_signalled(res)
     return res
@@ -215,7 +216,7 @@ def run(out_dir: str | Path, config="quickstart", *, orig=None, orig_lr: float |
         train_fn: Callable | None = None, say=print) -> dict:
     """Train both variants for ``seeds`` seeds and write the comparison report; returns its numbers."""
     if seeds < 1:
-        raise ConfigError(f"--seeds: must be at least 1, got {seeds}")
+        raise ConfigError(f"seeds: must be at least 1, got {seeds}")
     if quick and config == "quickstart" and orig is None and orig_lr is None and lr_d is None and lr_g is None:
         orig_lr = 2e-4  # quickstart is TTUR lr_d 2e-4, lr_g 5e-4: one time-scale at the discriminator's rate
     t0 = time.perf_counter()

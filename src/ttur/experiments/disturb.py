@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, InputError
+from ..images.pixels import to_unit_nhwc
 from .report import Report, fmt, use_agg
 
 #: name -> (levels, short description); the paper's levels
@@ -131,7 +132,7 @@ def contamination(x: np.ndarray, a: float, rng: np.random.Generator, other: np.n
     if k == 0:
         return out
     if other is None or len(other) == 0:
-        raise ConfigError("contamination needs images of another source (--other)")
+        raise ConfigError("other: contamination needs images of another source")
     if other.shape[1:] != x.shape[1:]:
         raise InputError(f"contamination: the other images are {other.shape[1:]}, the images {x.shape[1:]}")
     where = rng.choice(len(x), size=k, replace=False)
@@ -152,24 +153,16 @@ def load_images(src, n: int, size: int | None = 64, crop: int | None = None, see
     """``n`` images of ``src`` as float32 NHWC in [−1, 1].
 
     ``src``: a uint8 NHWC/NCHW array or tensor, a float one in [−1, 1], or a spec/path that
-    :func:`ttur.imagedata.open_training_data` reads (``"shapes"``, a folder, a zip, ...), centre-cropped
+    :func:`ttur.images.training.open_training_data` reads (``"shapes"``, a folder, a zip, ...), centre-cropped
     to ``crop`` and resized to ``size``.
     """
     if n < 2:
-        raise ConfigError(f"-n: at least 2 images are needed, got {n}")
+        raise ConfigError(f"n: at least 2 images are needed, got {n}")
     if isinstance(src, torch.Tensor):
         src = src.detach().cpu().numpy()
     if isinstance(src, np.ndarray):
-        a = src[:n]
-        if a.ndim != 4:
-            raise InputError(f"images: expected a 4-d array, got shape {a.shape}")
-        if a.shape[1] in (1, 3) and a.shape[-1] not in (1, 3):
-            a = a.transpose(0, 2, 3, 1)
-        if a.shape[-1] == 1:
-            a = np.repeat(a, 3, -1)
-        a = a.astype(np.float32) / 127.5 - 1 if a.dtype == np.uint8 else a.astype(np.float32)
-        return np.ascontiguousarray(a)
-    from ..imagedata import open_training_data
+        return to_unit_nhwc(src[:n], "images")
+    from ..images.training import open_training_data
 
     ds = open_training_data(src, size=size or 64, crop=crop, length=n, seed=seed)
     n = min(n, len(ds))
@@ -178,7 +171,7 @@ def load_images(src, n: int, size: int | None = 64, crop: int | None = None, see
 
 
 def _array_source(x: np.ndarray, name: str):
-    from ..sources import GeneratorSource
+    from ..metrics.sources import GeneratorSource
 
     pos = [0]
 
@@ -192,8 +185,8 @@ def _array_source(x: np.ndarray, name: str):
 
 def feature_pass(x: np.ndarray, extractor, batch_size: int, name: str, isc_splits: int, progress: bool):
     """One pass: (Stats, Inception Score mean, std); IS is NaN for an extractor without logits."""
-    from ..features import extract
-    from ..metrics import inception_score
+    from ..metrics.distances import inception_score
+    from ..metrics.extract import extract
 
     ex = extract(_array_source(x, name), extractor, batch_size=batch_size, keep_logits=extractor.has_logits,
                  progress=progress, desc=name)
@@ -220,17 +213,17 @@ def run(out_dir: str | Path, source="shapes", *, n: int | None = None, quick: bo
         device=None, weights=None, batch_size: int = 50, isc_splits: int = 10, seed: int = 0,
         fast: bool = True, progress: bool = True) -> dict:
     """Run the disturbance experiment and write its report folder; returns the numbers (also results.json)."""
-    from ..api import get_extractor
-    from ..metrics import frechet_distance
-    from ..sources import open_source
-    from ..stats import Stats
+    from ..metrics.distances import frechet_distance
+    from ..metrics.sources import open_source
+    from ..metrics.stats import Stats
+    from ..networks import get_extractor
 
     t0 = time.perf_counter()
     n = n or (32 if quick else 50_000)
     names = list(disturbances or LEVELS)
     for d in names:
         if d not in DISTURBANCES:
-            raise ConfigError(f"--disturbances: unknown {d!r} (choose from {', '.join(DISTURBANCES)})")
+            raise ConfigError(f"disturbances: unknown {d!r} (choose from {', '.join(DISTURBANCES)})")
     lv = {d: sorted({0.0, *[float(v) for v in (levels or {}).get(d, LEVELS[d])]}) for d in names}
     x = load_images(source, n, size=size, crop=crop, seed=seed)
     n = len(x)
@@ -360,7 +353,7 @@ def plot_examples(examples: dict[str, list[np.ndarray]], levels: dict[str, list[
 
 
 def register(sub) -> None:
-    from ..cli_fid import add_extractor_args
+    from ..metrics.cli import add_extractor_args
 
     p = sub.add_parser("disturb", help="FID and Inception Score under six image disturbances",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, NumericalError
+from ..train.checkpoint import FILENAME
 from .compare import _objects, _overrides_dict, _plain, add_run_arguments, quick_overrides, stop_if_signalled
 from .report import Report, fmt, use_agg
 
@@ -112,7 +113,7 @@ def run(out_dir: str | Path, config="quickstart", *, lr_d: Sequence[float] | Non
 
     def evaluate(pair: tuple[float, float], budget: int, rung: int) -> float:
         d = runs_dir / run_dir_name(*pair)
-        cont = rung > 0 or (resume and (d / "checkpoint.pt").is_file())
+        cont = rung > 0 or (resume and (d / FILENAME).is_file())
         if cont:
             cfg = load_config(d / "config.yaml", {"steps": budget}) | objs
         else:

@@ -253,7 +253,7 @@ class _BatchedAdam:
 
 def fd2(samples: np.ndarray, mu: np.ndarray, cov: np.ndarray) -> float:
     """Fréchet distance between the Gaussian fitted to 2-D ``samples`` and N(mu, cov)."""
-    from ..metrics import frechet_distance
+    from ..metrics.distances import frechet_distance
 
     s = np.asarray(samples, dtype=np.float64)
     if not np.isfinite(s).all():

@@ -11,10 +11,8 @@ each non-empty line (8 bytes a line; ``max_lines`` caps the count, as the paper'
     train_ids, eval_ids = corpus.split(heldout=10_000, seed=0)   # disjoint, deterministic
     corpus.lines(eval_ids[:3])                                   # -> list[str]
 
-:class:`TextStream` is the endless stream of training batches: each epoch a fresh permutation of the
-training lines (seeded by ``(seed, epoch)``), cut into global batches of ``batch_size`` lines of which
-rank ``r`` of ``w`` takes its block; its whole state is ``(epoch, position)``, so a resumed run sees
-exactly the batches it would have seen, whatever the number of ranks.
+:class:`TextStream` is the training :class:`~ttur.train.data.DataStream` over the training lines (the
+same seeded epochs, epoch-end behaviour, shares per rank and exact resume as the image task's).
 """
 
 from __future__ import annotations
@@ -27,6 +25,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..train.data import DataStream
 from .vocab import Vocab
 
 _CHUNK = 1 << 24  # bytes read at a time while indexing
@@ -180,66 +179,25 @@ def one_hot(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     return torch.nn.functional.one_hot(ids, vocab_size).permute(0, 2, 1).float().contiguous()
 
 
-class TextStream:
-    """Endless batches of training sentences as one-hot (N, V, L) tensors; this rank's share of each global batch.
-
-    ``state_dict()`` / ``load_state_dict()`` hold the epoch and position: enough to resume exactly.
-    """
+class TextStream(DataStream):
+    """Endless batches of training sentences as one-hot (N, V, L) tensors (token ids with
+    ``as_one_hot=False``): the training :class:`~ttur.train.data.DataStream` over the lines ``ids``."""
 
     def __init__(self, corpus: TextCorpus, ids: np.ndarray, vocab: Vocab, seq_len: int, batch_size: int,
                  seed: int = 0, rank: int = 0, world: int = 1, device: torch.device | str = "cpu",
                  as_one_hot: bool = True) -> None:
-        if batch_size < 1:
-            raise InputError(f"batch_size: must be positive, got {batch_size}")
         if len(ids) < batch_size:
             raise InputError(f"{corpus.path}: {len(ids)} training lines, fewer than the batch size {batch_size}")
-        if not 0 <= rank < world:
-            raise InputError(f"rank {rank} outside a world of {world}")
         self.corpus, self.ids, self.vocab = corpus, np.asarray(ids), vocab
-        self.seq_len, self.batch_size, self.seed = seq_len, batch_size, seed
-        self.rank, self.world = rank, world
-        self.device = torch.device(device)
-        self.as_one_hot = as_one_hot
-        base, extra = divmod(batch_size, world)
-        self.lo = rank * base + min(rank, extra)
-        self.hi = self.lo + base + (1 if rank < extra else 0)
-        self.epoch, self.pos = 0, 0
-        self._perm: tuple[int, np.ndarray] | None = None
+        self.seq_len, self.as_one_hot = seq_len, as_one_hot
+        super().__init__(len(self.ids), self._tokens, batch_size, seed=seed, rank=rank, world=world, device=device,
+                         name=str(corpus.path), unit="training lines")
 
-    def _permutation(self) -> np.ndarray:
-        if self._perm is None or self._perm[0] != self.epoch:
-            rng = np.random.default_rng([self.seed, self.epoch])
-            self._perm = (self.epoch, rng.permutation(len(self.ids)))
-        return self._perm[1]
+    def _tokens(self, idx: np.ndarray) -> torch.Tensor:
+        lines = self.corpus.lines(self.ids[np.asarray(idx)])
+        tok = torch.from_numpy(self.vocab.encode_batch(lines, self.seq_len)).to(self.device)
+        return one_hot(tok, len(self.vocab)) if self.as_one_hot else tok
 
     def next_ids(self) -> np.ndarray:
         """Corpus line ids of this rank's share of the next global batch (advances the stream)."""
-        if self.pos + self.batch_size > len(self.ids):  # the incomplete tail of an epoch is dropped
-            self.epoch, self.pos = self.epoch + 1, 0
-        perm = self._permutation()
-        sel = perm[self.pos + self.lo: self.pos + self.hi]
-        self.pos += self.batch_size
-        return self.ids[sel]
-
-    def next_tokens(self) -> torch.Tensor:
-        """(n, seq_len) int64 indices of the next batch share."""
-        lines = self.corpus.lines(self.next_ids())
-        return torch.from_numpy(self.vocab.encode_batch(lines, self.seq_len))
-
-    def __iter__(self) -> TextStream:
-        return self
-
-    def __next__(self) -> torch.Tensor:
-        tok = self.next_tokens().to(self.device)
-        return one_hot(tok, len(self.vocab)) if self.as_one_hot else tok
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "pos": self.pos, "seed": self.seed, "n": len(self.ids),
-                "batch_size": self.batch_size}
-
-    def load_state_dict(self, state: dict) -> None:
-        if state.get("n", len(self.ids)) != len(self.ids):
-            raise InputError(f"{self.corpus.path}: the corpus has {len(self.ids)} training lines, the checkpoint "
-                             f"was made with {state['n']}; resume with the same corpus and settings")
-        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
-        self.seed = int(state.get("seed", self.seed))
+        return self.ids[self.next_indices()[self.lo:self.hi].numpy()]

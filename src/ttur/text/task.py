@@ -32,9 +32,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._util import atomic_write_text
 from ..errors import ConfigError
 from ..train.tasks import Task
-from ..utils import atomic_write_text
 from .corpus import TextCorpus, TextStream
 from .jsd import NgramCounts, jsd_counts, ngram_counts
 from .models import TextCritic, TextGenerator

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._util import atomic_write_text
 from ..errors import InputError
-from ..utils import atomic_write_text
 
 PAD = "`"
 UNK = "\ufffd"  # U+FFFD REPLACEMENT CHARACTER, printed for characters outside the vocabulary

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._util import atomic_torch_save
 from ..errors import ConfigError
-from ..utils import atomic_torch_save
 
 FILENAME = "checkpoint.pt"
 

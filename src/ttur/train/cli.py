@@ -111,6 +111,7 @@ def run_configs(args) -> int:
 
 
 def run_quickstart(args) -> int:
+    from .checkpoint import FILENAME
     from .config import load_config
     from .loop import train
 
@@ -119,7 +120,7 @@ def run_quickstart(args) -> int:
         overrides.append(f"device={args.device}")
     cfg = load_config("quickstart", overrides)
     out = Path(args.out)
-    resume = (out / "checkpoint.pt").is_file()
+    resume = (out / FILENAME).is_file()
     if resume:
         print(f"continuing the run in {out}", file=sys.stderr)
     res = train(cfg, out, resume=resume, progress=not args.no_progress)

@@ -21,7 +21,7 @@ DEFAULTS: dict = {
     "description": "",
     "task": "image",
     "model": "dcgan",            # image: dcgan | resnet (WGAN-GP "Good" ResNet); each task names its models
-    "dataset": "shapes",         # anything ttur.imagedata.open_training_data reads
+    "dataset": "shapes",         # anything ttur.images.training.open_training_data reads
     "dataset_length": None,      # number of training images (shapes: how many to draw; files: the first N)
     "image_size": 32,
     "crop": None,                # centre crop in pixels before resizing (CelebA: 108)
@@ -214,8 +214,6 @@ def validate(raw: dict, where: str = "config") -> dict:
             cfg[k] = _num(k, cfg[k], int)
             if cfg[k] < 1:
                 raise ConfigError(f"{k}: must be a positive integer or null, got {cfg[k]}")
-    if cfg["task"] == "image" and cfg["image_size"] not in (32, 64):
-        raise ConfigError(f"image_size: the image models are built for 32 or 64, got {cfg['image_size']}")
     if not isinstance(cfg["dataset"], str) or not cfg["dataset"]:
         raise ConfigError(f"dataset: expected a name or path, got {cfg['dataset']!r}")
     if cfg["fid_ref"] is not None and not isinstance(cfg["fid_ref"], str):

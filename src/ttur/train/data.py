@@ -1,8 +1,9 @@
-"""An endless, seeded, resumable stream of training batches, shared out over the ranks of a group.
+"""The endless, seeded, resumable stream of training batches that every task (images, text) uses.
 
 Epoch ``e`` visits the dataset in the order ``randperm(n)`` drawn from a generator seeded with
-``(seed, e)``; global batch ``k`` is the next ``batch_size`` indices of that order (a batch that runs
-past the end of an epoch continues in the next one). Rank ``r`` of ``w`` takes the block
+``(seed, e)``; global batch ``k`` is the next ``batch_size`` indices of that order. At the end of an
+epoch nothing is dropped: a batch that runs past the end takes its first part from this epoch's
+order and the rest from the next epoch's. Rank ``r`` of ``w`` takes the block
 ``shard_range(batch_size, r, w)`` of each global batch. The state is global (epoch, position, seed),
 so a run resumes exactly, also with a different number of processes.
 """
@@ -14,14 +15,26 @@ from collections.abc import Callable
 
 import torch
 
+from .._util import check_positive
 from ..distributed import shard_range
+from ..errors import InputError
 
 
 class DataStream:
+    """``next(stream)``: this rank's share of the next global batch, as ``get_batch(indices)`` makes it.
+
+    ``name`` and ``unit`` ("images", "training lines") name the data in error messages.
+    """
+
     def __init__(self, n: int, get_batch: Callable[[torch.Tensor], torch.Tensor], batch_size: int, seed: int = 0,
-                 rank: int = 0, world: int = 1, device: torch.device | str = "cpu", prefetch: bool = False) -> None:
+                 rank: int = 0, world: int = 1, device: torch.device | str = "cpu", prefetch: bool = False,
+                 name: str = "the data", unit: str = "items") -> None:
+        check_positive("batch_size", batch_size)
         if n < 1:
-            raise ValueError("the dataset is empty")
+            raise InputError(f"{name}: no {unit}")
+        if not 0 <= rank < world:
+            raise InputError(f"rank {rank} outside a world of {world}")
+        self.name, self.unit = name, unit
         self.n, self.get_batch, self.batch_size = int(n), get_batch, int(batch_size)
         self.seed, self.rank, self.world = int(seed), int(rank), int(world)
         self.device = torch.device(device)
@@ -95,5 +108,8 @@ class DataStream:
         return self._state()
 
     def load_state_dict(self, sd: dict) -> None:
+        if sd.get("n", self.n) != self.n:
+            raise InputError(f"{self.name}: {self.n} {self.unit} here, the checkpoint was made with {sd['n']}; "
+                             "resume with the same data and settings")
         self.epoch, self.position, self.seed = int(sd["epoch"]), int(sd["position"]), int(sd["seed"])
         self._perm, self._next = None, None

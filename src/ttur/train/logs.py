@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from ..utils import atomic_write_text
+from .._util import atomic_write_text
 
 
 def read_records(path: Path) -> list[dict]:
@@ -56,15 +56,6 @@ class MetricsLog:
             for k, v in record.items():
                 if k not in ("step", "time") and isinstance(v, int | float):
                     self.writer.add_scalar(k, v, record["step"])
-
-    def update_last(self, extra: dict) -> None:
-        """Add evaluation values to the record of the current step (or a new record)."""
-        self.records[-1].update(extra)
-        self._rewrite_jsonl()
-        if self.writer is not None:
-            for k, v in extra.items():
-                if isinstance(v, int | float):
-                    self.writer.add_scalar(k, v, self.records[-1]["step"])
 
     def write_csv(self) -> None:
         keys: list[str] = []

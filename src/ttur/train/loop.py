@@ -7,7 +7,8 @@ it draws a fresh one (as gan_64x64.py does). ``step`` counts generator updates.
 
 Latent batches and gradient-penalty mixing weights are drawn for the *global* batch from one seeded
 generator, and each process keeps its block: a distributed run sees the same numbers as one process.
-Rank 0 alone writes files. The checkpoint holds everything needed to continue bit for bit.
+Rank 0 alone writes files. The checkpoint is :meth:`RunState.state_dict`: everything needed to
+continue bit for bit, saved and restored by one object so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -25,15 +26,15 @@ import numpy as np
 import torch
 
 from .. import distributed as dist
+from .._util import atomic_write_text, resolve_device
 from ..errors import ConfigError, NumericalError
-from ..utils import atomic_write_text, resolve_device
 from . import checkpoint as ckpt
 from . import losses, parallel
 from .config import dump_config, validate
 from .logs import MetricsLog
 from .optim import make_optimizers
 from .plots import plot_metric
-from .tasks import task_class
+from .tasks import Task, task_class
 
 
 @dataclass
@@ -77,6 +78,59 @@ def _seed_all(seed: int) -> None:
     random.seed(seed)
 
 
+class RunState:
+    """Everything a checkpoint holds: models, optimizers, data position, random streams, progress.
+
+    :meth:`state_dict` is the checkpoint; :meth:`load_state_dict` restores it. ``elapsed`` counts
+    training time over all sessions of the run.
+    """
+
+    def __init__(self, G, D, opt, stream, gen: torch.Generator, scaler_d, scaler_g, metric: str, config: str) -> None:
+        self.G, self.D, self.opt, self.stream, self.gen = G, D, opt, stream, gen
+        self.scaler_d, self.scaler_g = scaler_d, scaler_g
+        self.metric, self.config = metric, config
+        self.step, self.best, self.final = 0, None, None
+        self._elapsed_before, self._t_start = 0.0, time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return self._elapsed_before + time.perf_counter() - self._t_start
+
+    def start_clock(self) -> None:
+        """Count elapsed time from now on (the set-up before the loop is not training time)."""
+        self._t_start = time.perf_counter()
+
+    def record(self, value: float) -> None:
+        """Note a new value of the (lower is better) metric."""
+        self.final = value
+        self.best = value if self.best is None or value < self.best else self.best
+
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step, "G": self.G.state_dict(), "D": self.D.state_dict(), "optim": self.opt.state_dict(),
+            "data": self.stream.state_dict(), "gen": self.gen.get_state(), "scaler_d": self.scaler_d.state_dict(),
+            "scaler_g": self.scaler_g.state_dict(), "rng": ckpt.rng_state(), "best": self.best, "final": self.final,
+            "elapsed": self.elapsed, "metric": self.metric, "config": self.config,
+        }
+
+    def load_state_dict(self, sd: dict, where: Path) -> None:
+        for name, net in (("G", self.G), ("D", self.D)):
+            try:
+                net.load_state_dict(sd[name])
+            except RuntimeError as e:  # shapes differ: another width, model or vocabulary than the run's
+                first = str(e).strip().splitlines()[-1].strip() if str(e).strip() else type(e).__name__
+                raise ConfigError(f"{where}: the {name} it holds does not fit the model this config builds "
+                                  f"(changed model, width, image size, corpus or vocabulary?): {first}") from None
+        self.opt.load_state_dict(sd["optim"])
+        self.stream.load_state_dict(sd["data"])
+        self.gen.set_state(sd["gen"])
+        self.scaler_d.load_state_dict(sd["scaler_d"])
+        self.scaler_g.load_state_dict(sd["scaler_g"])
+        ckpt.set_rng_state(sd["rng"])
+        self.step, self.best, self.final = sd["step"], sd["best"], sd.get("final")
+        self._elapsed_before = sd["elapsed"]
+
+
 def train(cfg: dict, out_dir: str | Path, resume: bool = False, progress: bool = True, callbacks=None,
           say=print) -> TrainResult:
     """Train the GAN that ``cfg`` describes into the run folder ``out_dir``; see the README's training API."""
@@ -85,225 +139,216 @@ def train(cfg: dict, out_dir: str | Path, resume: bool = False, progress: bool =
     if cfg["threads"]:
         torch.set_num_threads(cfg["threads"])
     try:
-        return _train(cfg, Path(out_dir), resume, progress, callbacks, say)
+        return _Trainer(cfg, Path(out_dir), resume, say).run(progress, callbacks)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(cfg: dict, out_dir: Path, resume: bool, progress: bool, callbacks, say) -> TrainResult:
-    from tqdm.auto import tqdm
+class _Trainer:
+    """One training run: set up in ``__init__``, the loop in :meth:`run`, one method per part of an iteration."""
 
-    rank, world = dist.rank(), dist.world_size()
-    main = rank == 0
-    device = resolve_device(cfg["device"])
-    if cfg["amp"] and device.type != "cuda":
-        raise ConfigError(f"amp: mixed precision needs a CUDA device, this run is on {device}")
-    B = cfg["batch_size"]
-    if B % world:
-        raise ConfigError(f"batch_size: {B} does not split evenly over {world} processes")
-    ckpt_path = out_dir / ckpt.FILENAME
-    state = None
-    if resume:
-        state = ckpt.load(ckpt_path)
-    elif ckpt_path.exists():
-        raise ConfigError(f"{out_dir}: holds a run already (checkpoint.pt); resume it or choose another folder")
-    if main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out_dir / "config.yaml", dump_config(cfg))
-    dist.barrier()
-
-    _seed_all(cfg["seed"])
-    task = task_class(cfg["task"])(cfg, device, rank, world)
-    _seed_all(cfg["seed"])  # the same initial weights whatever the task set up (e.g. a feature extractor)
-    G, D = task.build_models()
-    use_cuda = device.type == "cuda"
-    if world > 1:  # batch norm over the global batch, as one process would compute it
-        G, D = parallel.globalise_batch_norm(G, device), parallel.globalise_batch_norm(D, device)
-    if cfg["channels_last"] and use_cuda:
-        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-    opt = make_optimizers(G, D, lr_d=cfg["lr_d"], lr_g=cfg["lr_g"], betas_d=cfg["betas_d"], betas_g=cfg["betas_g"],
-                          lr_decay=cfg["lr_decay"], steps=cfg["steps"])
-    stream = task.data()
-    gen = torch.Generator(device=device).manual_seed(cfg["seed"] + 1)  # latent batches and GP weights
-    scaler_d = torch.amp.GradScaler("cuda", enabled=cfg["amp"])
-    scaler_g = torch.amp.GradScaler("cuda", enabled=cfg["amp"])
-    step, best, elapsed, final = 0, None, 0.0, None
-    if state is not None:
-        for name, net in (("G", G), ("D", D)):
-            try:
-                net.load_state_dict(state[name])
-            except RuntimeError as e:  # shapes differ: another width, model or vocabulary than the run's
-                first = str(e).strip().splitlines()[-1].strip() if str(e).strip() else type(e).__name__
-                raise ConfigError(f"{out_dir / 'checkpoint.pt'}: the {name} it holds does not fit the model this "
-                                  f"config builds (changed model, width, image size, corpus or vocabulary?): "
-                                  f"{first}") from None
-        opt.load_state_dict(state["optim"])
-        stream.load_state_dict(state["data"])
-        gen.set_state(state["gen"])
-        scaler_d.load_state_dict(state["scaler_d"])
-        scaler_g.load_state_dict(state["scaler_g"])
-        ckpt.set_rng_state(state["rng"])
-        step, best, elapsed, final = state["step"], state["best"], state["elapsed"], state.get("final")
-
-    Gm, Dm = G, D
-    if world > 1:
-        Gm, Dm = parallel.wrap(G, D, device)
-    lo, hi = dist.shard_range(B, rank, world)
-    kind, d_steps, gp_w = cfg["loss"], cfg["d_steps"], cfg["gp_weight"]
-    reuse_z = kind == "gan"
-    amp_ctx = (lambda: torch.autocast("cuda", dtype=torch.float16)) if cfg["amp"] else contextlib.nullcontext
-    fmt = torch.channels_last if (cfg["channels_last"] and use_cuda) else torch.contiguous_format
-
-    log = MetricsLog(out_dir, resume_step=step if resume else None) if main else None
-    records = log.records if log else []
-    bar = tqdm(total=cfg["steps"], initial=step, unit="it", desc=cfg["task"], disable=not (progress and main),
-               file=sys.stderr, dynamic_ncols=True, leave=True)
-
-    def tell(msg: str) -> None:
-        if not main:
-            return
-        if say is print and not bar.disable:
-            bar.write(msg)
-        else:
-            say(msg)
-
-    for note in task.notes:
-        tell(note)
-
-    def save_checkpoint() -> None:
-        if main:
-            ckpt.save(ckpt_path, {
-                "step": step, "G": G.state_dict(), "D": D.state_dict(), "optim": opt.state_dict(),
-                "data": stream.state_dict(), "gen": gen.get_state(), "scaler_d": scaler_d.state_dict(),
-                "scaler_g": scaler_g.state_dict(), "rng": ckpt.rng_state(), "best": best, "final": final,
-                "elapsed": elapsed_now(), "metric": task.metric, "config": dump_config(cfg),
-            })
+    def __init__(self, cfg: dict, out_dir: Path, resume: bool, say) -> None:
+        self.cfg, self.out_dir, self.resume, self.say = cfg, out_dir, resume, say
+        self.rank, self.world = dist.rank(), dist.world_size()
+        self.main = self.rank == 0
+        self.device = device = resolve_device(cfg["device"])
+        if cfg["amp"] and device.type != "cuda":
+            raise ConfigError(f"amp: mixed precision needs a CUDA device, this run is on {device}")
+        B = cfg["batch_size"]
+        if B % self.world:
+            raise ConfigError(f"batch_size: {B} does not split evenly over {self.world} processes")
+        self.ckpt_path = out_dir / ckpt.FILENAME
+        saved = ckpt.load(self.ckpt_path) if resume else None
+        if not resume and self.ckpt_path.exists():
+            raise ConfigError(f"{out_dir}: holds a run already ({ckpt.FILENAME}); resume it or choose another folder")
+        if self.main:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(out_dir / "config.yaml", dump_config(cfg))
         dist.barrier()
 
-    t_start = time.perf_counter()
+        _seed_all(cfg["seed"])
+        self.task: Task = task_class(cfg["task"])(cfg, device, self.rank, self.world)
+        _seed_all(cfg["seed"])  # the same initial weights whatever the task set up (e.g. a feature extractor)
+        G, D = self.task.build_models()
+        self.fmt = torch.contiguous_format
+        if self.world > 1:  # batch norm over the global batch, as one process would compute it
+            G, D = parallel.globalise_batch_norm(G, device), parallel.globalise_batch_norm(D, device)
+        if cfg["channels_last"] and device.type == "cuda":
+            G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+            self.fmt = torch.channels_last
+        opt = make_optimizers(G, D, lr_d=cfg["lr_d"], lr_g=cfg["lr_g"], betas_d=cfg["betas_d"],
+                              betas_g=cfg["betas_g"], lr_decay=cfg["lr_decay"], steps=cfg["steps"])
+        gen = torch.Generator(device=device).manual_seed(cfg["seed"] + 1)  # latent batches and GP weights
+        self.state = RunState(G, D, opt, self.task.data(), gen, torch.amp.GradScaler("cuda", enabled=cfg["amp"]),
+                              torch.amp.GradScaler("cuda", enabled=cfg["amp"]), self.task.metric, dump_config(cfg))
+        if saved is not None:
+            self.state.load_state_dict(saved, self.ckpt_path)
+        self.Gm, self.Dm = parallel.wrap(G, D, device) if self.world > 1 else (G, D)
+        self.lo, self.hi = dist.shard_range(B, self.rank, self.world)
+        self.amp_ctx = (lambda: torch.autocast("cuda", dtype=torch.float16)) if cfg["amp"] else contextlib.nullcontext
+        self.log = MetricsLog(out_dir, resume_step=self.state.step if resume else None) if self.main else None
+        self.t_train, self.n_train = 0.0, 0  # time and steps of training alone since the last log point
 
-    def elapsed_now() -> float:
-        return elapsed + time.perf_counter() - t_start
+    # ------------------------------------------------------------------ the loop
+    def run(self, progress: bool, callbacks) -> TrainResult:
+        from tqdm.auto import tqdm
 
-    def plot() -> None:
-        if main:
-            plot_metric(records, task.metric, task.metric_label, out_dir / "fid.png",
-                        title=cfg.get("description") or None)
+        cfg, st = self.cfg, self.state
+        self.bar = tqdm(total=cfg["steps"], initial=st.step, unit="it", desc=cfg["task"],
+                        disable=not (progress and self.main), file=sys.stderr, dynamic_ncols=True, leave=True)
+        for note in self.task.notes:
+            self.tell(note)
+        stopped = None
+        st.start_clock()
+        st.G.train()
+        st.D.train()
+        with _Signals() as sig:
+            try:
+                while st.step < cfg["steps"]:
+                    t0 = time.perf_counter()
+                    ld, fake = self.discriminator_steps()
+                    lg = self.generator_step(fake)
+                    st.step += 1
+                    loss_d, loss_g, signalled = self.agree(ld, lg, sig.received)
+                    self.t_train, self.n_train = self.t_train + time.perf_counter() - t0, self.n_train + 1
+                    self.check_finite(loss_d, loss_g)
+                    self.bar.update(1)
+                    last = st.step == cfg["steps"]
+                    if self.evaluate_and_log(loss_d, loss_g, last, callbacks) is False:
+                        stopped = "callback"
+                    if self.main and cfg["sample_every"] > 0 and (st.step % cfg["sample_every"] == 0 or last):
+                        self.task.save_samples(st.G, st.step, self.out_dir)
+                    if signalled or (self.world == 1 and sig.received):  # one process: also during evaluation
+                        stopped = sig.received or "SIGTERM"
+                    if stopped or last or (cfg["checkpoint_every"] > 0 and st.step % cfg["checkpoint_every"] == 0):
+                        self.save_checkpoint()
+                    if stopped:
+                        self.tell(f"stopped at step {st.step} ({stopped}); checkpoint written to {self.ckpt_path}")
+                        break
+            finally:
+                self.bar.close()
+                if self.main:
+                    self.log.close()
+                    self.plot()
+        return TrainResult(out_dir=self.out_dir, step=st.step, metric=self.task.metric,
+                           metric_label=self.task.metric_label, best=st.best, final=st.final,
+                           records=list(self.log.records if self.log else []), stopped=stopped)
 
-    stopped = None
-    t_train, n_train = 0.0, 0  # time and steps of training alone since the last log point
-    G.train()
-    D.train()
-    with _Signals() as sig:
-        try:
-            while step < cfg["steps"]:
-                t0 = time.perf_counter()
-                # ---- discriminator updates
-                fake = None
-                for i in range(d_steps):
-                    real = next(stream).contiguous(memory_format=fmt) if real_is_image(cfg) else next(stream)
-                    z = task.noise(B, gen)[lo:hi]
-                    alpha = torch.rand(B, generator=gen, device=device)[lo:hi] if kind == "wgan-gp" else None
-                    with amp_ctx():
-                        if reuse_z and i == d_steps - 1:
-                            fake = Gm(z)
-                        else:
-                            with torch.no_grad():
-                                fake = G(z)
-                        ld = losses.d_loss(kind, Dm(real).float(), Dm(fake.detach()).float())
-                        if kind == "wgan-gp":
-                            ld = ld + losses.gradient_penalty(D, real, fake, alpha, gp_w,
-                                                              scaler=scaler_d if cfg["amp"] else None)
-                    opt.opt_d.zero_grad(set_to_none=True)
-                    scaler_d.scale(ld).backward()
-                    scaler_d.step(opt.opt_d)
-                    scaler_d.update()
-                # ---- generator update
-                if not reuse_z:
-                    z = task.noise(B, gen)[lo:hi]
-                    with amp_ctx():
-                        fake = Gm(z)
-                D.requires_grad_(False)
-                with amp_ctx():
-                    lg = losses.g_loss(kind, D(fake).float())
-                opt.opt_g.zero_grad(set_to_none=True)
-                scaler_g.scale(lg).backward()
-                scaler_g.step(opt.opt_g)
-                scaler_g.update()
-                D.requires_grad_(True)
-                opt.step_schedulers()
-                step += 1
+    # ------------------------------------------------------------------ one iteration
+    def discriminator_steps(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``d_steps`` updates of D; returns the last loss and the last fake batch (the GAN loss reuses its z)."""
+        cfg, st, B = self.cfg, self.state, self.cfg["batch_size"]
+        kind, d_steps = cfg["loss"], cfg["d_steps"]
+        fake = ld = None
+        for i in range(d_steps):
+            real = self.task.prepare_real(next(st.stream), self.fmt)
+            z = self.task.noise(B, st.gen)[self.lo:self.hi]
+            alpha = torch.rand(B, generator=st.gen, device=self.device)[self.lo:self.hi] if kind == "wgan-gp" else None
+            with self.amp_ctx():
+                if kind == "gan" and i == d_steps - 1:
+                    fake = self.Gm(z)
+                else:
+                    with torch.no_grad():
+                        fake = st.G(z)
+                ld = losses.d_loss(kind, self.Dm(real).float(), self.Dm(fake.detach()).float())
+                if kind == "wgan-gp":
+                    ld = ld + losses.gradient_penalty(st.D, real, fake, alpha, cfg["gp_weight"],
+                                                      scaler=st.scaler_d if cfg["amp"] else None)
+            st.opt.opt_d.zero_grad(set_to_none=True)
+            st.scaler_d.scale(ld).backward()
+            st.scaler_d.step(st.opt.opt_d)
+            st.scaler_d.update()
+        return ld, fake
 
-                # ---- agree on the losses (and on stopping) across processes
-                vals = torch.stack([ld.detach().float(), lg.detach().float(),
-                                    torch.tensor(1.0 if sig.received else 0.0, device=ld.device)])
-                if world > 1:
-                    vals = dist.all_reduce_sum(vals)
-                    vals[:2] /= world
-                loss_d, loss_g, signalled = (float(v) for v in vals.cpu())
-                t_train += time.perf_counter() - t0
-                n_train += 1
-                if not (math.isfinite(loss_d) and math.isfinite(loss_g)):
-                    what = "loss_d" if not math.isfinite(loss_d) else "loss_g"
-                    kept = f"the last good checkpoint (step {_ckpt_step(ckpt_path)}) is kept" if ckpt_path.is_file() \
-                        else "no checkpoint was written before"
-                    raise NumericalError(f"{what} is {loss_d if what == 'loss_d' else loss_g} at step {step}; "
-                                         f"training stopped, {kept} in {out_dir}")
-                bar.update(1)
+    def generator_step(self, fake: torch.Tensor) -> torch.Tensor:
+        """One update of G (on a fresh z batch with WGAN-GP, as gan_64x64.py does); returns its loss."""
+        cfg, st = self.cfg, self.state
+        if cfg["loss"] != "gan":
+            z = self.task.noise(cfg["batch_size"], st.gen)[self.lo:self.hi]
+            with self.amp_ctx():
+                fake = self.Gm(z)
+        st.D.requires_grad_(False)
+        with self.amp_ctx():
+            lg = losses.g_loss(cfg["loss"], st.D(fake).float())
+        st.opt.opt_g.zero_grad(set_to_none=True)
+        st.scaler_g.scale(lg).backward()
+        st.scaler_g.step(st.opt.opt_g)
+        st.scaler_g.update()
+        st.D.requires_grad_(True)
+        st.opt.step_schedulers()
+        return lg
 
-                last = step == cfg["steps"]
-                eval_now = cfg["fid_every"] > 0 and (step % cfg["fid_every"] == 0 or last)
-                log_now = eval_now or last or (cfg["log_every"] > 0 and step % cfg["log_every"] == 0)
-                if log_now:
-                    rec = {"step": step, "time": round(elapsed_now(), 3), "loss_d": loss_d, "loss_g": loss_g,
-                           "lr_d": opt.lr_d, "lr_g": opt.lr_g, "it_s": round(n_train / max(t_train, 1e-9), 3)}
-                    t_train, n_train = 0.0, 0
-                    if eval_now:
-                        values = task.evaluate(G, step, out_dir)
-                        rec.update(values)
-                        v = values.get(task.metric)
-                        if v is not None:
-                            final = v
-                            best = v if best is None or v < best else best
-                            tell(f"step {step}: {task.metric_label} {v:.3f}")
-                        rec["time"] = round(elapsed_now(), 3)
-                    if main:
-                        log.add(rec)
-                        bar.set_postfix(loss_d=f"{loss_d:.3f}", loss_g=f"{loss_g:.3f}",
-                                        **({task.metric: f"{final:.2f}"} if final is not None else {}))
-                    if eval_now:
-                        if main:
-                            log.write_csv()
-                            plot()
-                        go_on = True
-                        if main:
-                            for cb in callbacks or []:
-                                if cb(step, rec) is False:
-                                    go_on = False
-                        if world > 1:
-                            go_on = dist.all_reduce_sum(torch.tensor([0.0 if go_on else 1.0])).item() == 0
-                        if not go_on:
-                            stopped = "callback"
-                if main and cfg["sample_every"] > 0 and (step % cfg["sample_every"] == 0 or last):
-                    task.save_samples(G, step, out_dir)
-                if signalled or (world == 1 and sig.received):  # (one process: also a signal during evaluation)
-                    stopped = sig.received or "SIGTERM"
-                if stopped or last or (cfg["checkpoint_every"] > 0 and step % cfg["checkpoint_every"] == 0):
-                    save_checkpoint()
-                if stopped:
-                    tell(f"stopped at step {step} ({stopped}); checkpoint written to {ckpt_path}")
-                    break
-        finally:
-            bar.close()
-            if main:
-                log.close()
-                plot()
-    return TrainResult(out_dir=out_dir, step=step, metric=task.metric, metric_label=task.metric_label, best=best,
-                       final=final, records=list(records), stopped=stopped)
+    def agree(self, ld: torch.Tensor, lg: torch.Tensor, signal_name: str | None) -> tuple[float, float, float]:
+        """The losses averaged over the processes, and whether any of them was signalled."""
+        vals = torch.stack([ld.detach().float(), lg.detach().float(),
+                            torch.tensor(1.0 if signal_name else 0.0, device=ld.device)])
+        if self.world > 1:
+            vals = dist.all_reduce_sum(vals)
+            vals[:2] /= self.world
+        loss_d, loss_g, signalled = (float(v) for v in vals.cpu())
+        return loss_d, loss_g, signalled
 
+    def check_finite(self, loss_d: float, loss_g: float) -> None:
+        if math.isfinite(loss_d) and math.isfinite(loss_g):
+            return
+        what = "loss_d" if not math.isfinite(loss_d) else "loss_g"
+        kept = (f"the last good checkpoint (step {_ckpt_step(self.ckpt_path)}) is kept" if self.ckpt_path.is_file()
+                else "no checkpoint was written before")
+        raise NumericalError(f"{what} is {loss_d if what == 'loss_d' else loss_g} at step {self.state.step}; "
+                             f"training stopped, {kept} in {self.out_dir}")
 
-def real_is_image(cfg: dict) -> bool:
-    return cfg["task"] == "image"
+    def evaluate_and_log(self, loss_d: float, loss_g: float, last: bool, callbacks) -> bool:
+        """Log (and evaluate) when due; False when a callback asks to stop."""
+        cfg, st, task = self.cfg, self.state, self.task
+        eval_now = cfg["fid_every"] > 0 and (st.step % cfg["fid_every"] == 0 or last)
+        if not (eval_now or last or (cfg["log_every"] > 0 and st.step % cfg["log_every"] == 0)):
+            return True
+        rec = {"step": st.step, "time": round(st.elapsed, 3), "loss_d": loss_d, "loss_g": loss_g,
+               "lr_d": st.opt.lr_d, "lr_g": st.opt.lr_g, "it_s": round(self.n_train / max(self.t_train, 1e-9), 3)}
+        self.t_train, self.n_train = 0.0, 0
+        if eval_now:
+            values = task.evaluate(st.G, st.step, self.out_dir)
+            rec.update(values)
+            v = values.get(task.metric)
+            if v is not None:
+                st.record(v)
+                self.tell(f"step {st.step}: {task.metric_label} {v:.3f}")
+            rec["time"] = round(st.elapsed, 3)
+        if self.main:
+            self.log.add(rec)
+            self.bar.set_postfix(loss_d=f"{loss_d:.3f}", loss_g=f"{loss_g:.3f}",
+                                 **({task.metric: f"{st.final:.2f}"} if st.final is not None else {}))
+        if not eval_now:
+            return True
+        go_on = True
+        if self.main:
+            self.log.write_csv()
+            self.plot()
+            for cb in callbacks or []:
+                if cb(st.step, rec) is False:
+                    go_on = False
+        if self.world > 1:
+            go_on = dist.all_reduce_sum(torch.tensor([0.0 if go_on else 1.0])).item() == 0
+        return go_on
+
+    # ------------------------------------------------------------------ output
+    def save_checkpoint(self) -> None:
+        if self.main:
+            ckpt.save(self.ckpt_path, self.state.state_dict())
+        dist.barrier()
+
+    def plot(self) -> None:
+        if self.main:
+            plot_metric(self.log.records, self.task.metric, self.task.metric_label, self.out_dir / "fid.png",
+                        title=self.cfg.get("description") or None)
+
+    def tell(self, msg: str) -> None:
+        if not self.main:
+            return
+        if self.say is print and not self.bar.disable:
+            self.bar.write(msg)
+        else:
+            self.say(msg)
 
 
 def _ckpt_step(path: Path) -> int | str:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..utils import atomic_write
+from .._util import atomic_write
 
 
 def image_grid(x: torch.Tensor, nrow: int | None = None, pad: int = 2, pad_value: int = 255) -> np.ndarray:

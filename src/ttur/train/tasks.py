@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, WeightsError
-from ..shapes import is_shapes_spec
 from .data import DataStream
 
 
@@ -46,6 +45,10 @@ class Task:
     def data(self) -> DataStream:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def prepare_real(self, batch: torch.Tensor, memory_format: torch.memory_format) -> torch.Tensor:
+        """A batch of the data stream as D takes it (images: in the models' memory format)."""
+        return batch
+
     def evaluate(self, G: nn.Module, step: int, out_dir: Path) -> dict[str, float]:  # pragma: no cover
         raise NotImplementedError
 
@@ -58,6 +61,11 @@ class ImageTask(Task):
 
     name = "image"
     models = ("dcgan", "resnet")
+
+    @classmethod
+    def check_config(cls, cfg: dict) -> None:
+        if cfg["image_size"] not in (32, 64):
+            raise ConfigError(f"image_size: the image models are built for 32 or 64, got {cfg['image_size']}")
 
     def __init__(self, cfg: dict, device: torch.device, rank: int = 0, world: int = 1) -> None:
         super().__init__(cfg, device, rank, world)
@@ -88,7 +96,7 @@ class ImageTask(Task):
 
     def dataset(self):
         if self._dataset is None:
-            from ..imagedata import open_training_data
+            from ..images.training import open_training_data
 
             c = self.cfg
             self._dataset = open_training_data(c["dataset"], c["image_size"], c["crop"], length=c["dataset_length"],
@@ -98,12 +106,16 @@ class ImageTask(Task):
     def data(self) -> DataStream:
         ds = self.dataset()
         return DataStream(len(ds), ds.get_batch, self.cfg["batch_size"], seed=self.cfg["seed"], rank=self.rank,
-                          world=self.world, device=self.device, prefetch=not is_shapes_spec(self.cfg["dataset"]))
+                          world=self.world, device=self.device, prefetch=ds.images.decode_workers, name=ds.name,
+                          unit="images")
+
+    def prepare_real(self, batch: torch.Tensor, memory_format: torch.memory_format) -> torch.Tensor:
+        return batch.contiguous(memory_format=memory_format)
 
     # ------------------------------------------------------------------ monitoring
     def _resolve_extractor(self):
-        from .. import weights as W
-        from ..api import get_extractor
+        from ..networks import get_extractor
+        from ..networks import weights as W
 
         fe = self.cfg["fid_features"]
         if not isinstance(fe, str):  # an extractor or module given in Python
@@ -115,9 +127,7 @@ class ImageTask(Task):
                 found = None
             if found is not None:
                 return get_extractor(None, device=self.device, weights=found)
-            from ..small_features import default_for
-
-            small = default_for(self.cfg["dataset"])  # the bundled extractor made for this dataset, if any
+            small = self.dataset().images.default_extractor  # the bundled extractor made for these images, if any
             if small is not None:
                 self.notes.append(f"no FID Inception weights here: monitoring with the {small} feature extractor "
                                   "(FD, not FID); `ttur weights --download` fetches the real weights")
@@ -129,9 +139,9 @@ class ImageTask(Task):
         return get_extractor(fe, device=self.device)
 
     def _reference(self, out_dir: Path):
-        from ..api import compute_stats
         from ..distributed import barrier, is_main
-        from ..stats import Stats
+        from ..metrics.api import compute_stats
+        from ..metrics.stats import Stats
 
         if self._ref is not None:
             return self._ref
@@ -146,7 +156,7 @@ class ImageTask(Task):
         if cached.is_file():
             self._ref = Stats.load(cached)
             return self._ref
-        from ..imagedata import open_training_data
+        from ..images.training import open_training_data
 
         n = c["fid_ref_samples"]
         if c["dataset_length"] is not None:
@@ -154,14 +164,14 @@ class ImageTask(Task):
         ref_ds = open_training_data(c["dataset"], c["image_size"], c["crop"], length=n, seed=c["seed"],
                                     resample=c["resample"])
         self._ref = compute_stats(ref_ds.images, extractor=self._extractor, batch_size=c["fid_batch_size"],
-                                  progress=False, num_workers=0 if is_shapes_spec(c["dataset"]) else None)
+                                  progress=False)
         if is_main():
             self._ref.save(cached)
         barrier()
         return self._ref
 
     def evaluate(self, G: nn.Module, step: int, out_dir: Path) -> dict[str, float]:
-        from ..api import fid
+        from ..metrics.api import fid
 
         if self._extractor is None:
             return {}

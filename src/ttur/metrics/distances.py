@@ -1,4 +1,4 @@
-"""Distances and scores on features: Fréchet distance, KID, Inception Score, bootstrap error bars.
+"""Distances and scores on features: Fréchet distance, KID, Inception Score, FID bootstrap error bars.
 
 All in float64 numpy. The Fréchet distance never calls ``scipy.linalg.sqrtm``. Its trace term
 ``tr sqrt(S1 S2)`` is the nuclear norm (sum of singular values) of ``G1 G2^T`` for any factors
@@ -14,14 +14,12 @@ condition number and lose them. For two full-rank covariances a faster route (ei
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from scipy import linalg
 from scipy.linalg import blas
 from scipy.special import logsumexp
 
-from .errors import NumericalError, StatsError
+from ..errors import NumericalError, StatsError
 
 _EPS = np.finfo(np.float64).eps
 #: the fast full-rank route is used only when its error bound is below this share of the result (100x inside the 1e-6 promise)
@@ -270,14 +268,6 @@ def inception_score(logits: np.ndarray, splits: int = 10) -> tuple[float, float]
 # ----------------------------------------------------------------------------------------------
 # Bootstrap
 # ----------------------------------------------------------------------------------------------
-
-
-def bootstrap(
-    statistic: Callable[[np.ndarray], float], n: int, rounds: int, seed: int = 0
-) -> np.ndarray:
-    """Values of ``statistic(indices)`` over ``rounds`` resamples of ``range(n)`` with replacement."""
-    rng = np.random.default_rng(seed)
-    return np.array([statistic(rng.integers(0, n, n)) for _ in range(rounds)])
 
 
 def fid_bootstrap(

@@ -1,4 +1,4 @@
-"""``ttur fid``, ``ttur stats`` and ``ttur weights``."""
+"""``ttur fid``, ``ttur stats`` and ``ttur weights``: the command-line face of :mod:`ttur.metrics.api`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .errors import TturError
+from ..errors import InputError
 
 
 def add_extractor_args(p: argparse.ArgumentParser, decoding: bool = True) -> None:
@@ -15,7 +15,7 @@ def add_extractor_args(p: argparse.ArgumentParser, decoding: bool = True) -> Non
     ``decoding=False`` leaves out the options of the decoding pass (``--num-workers``, ``--skip-bad``) for
     commands that load their images otherwise.
     """
-    from .inception import DIMS
+    from ..networks import INCEPTION_DIMS as DIMS
     from .preprocess import MODES
 
     p.add_argument("--mode", default="tf", choices=MODES,
@@ -29,8 +29,8 @@ def add_extractor_args(p: argparse.ArgumentParser, decoding: bool = True) -> Non
     p.add_argument("--weights", default=None,
                    help="Inception weights file (default: $TTUR_INCEPTION_WEIGHTS, the cache, or download)")
     p.add_argument("--extractor", default=None,
-                   help="feature extractor instead of Inception: the name of a bundled one "
-                        "(reported as FD, not FID)")
+                   help="feature extractor instead of Inception, by name (see ttur.networks.EXTRACTORS; "
+                        "reported as FD, not FID)")
     p.add_argument("--reference-net", action="store_true",
                    help="run the reference layout of the network (slower; the fused default agrees to ~1e-6)")
     if decoding:
@@ -72,17 +72,9 @@ def register(sub) -> None:
     w.set_defaults(func=run_weights)
 
 
-def _check_positive(args) -> None:
-    for name in ("batch_size", "bootstrap", "kid_subsets", "kid_subset_size", "isc_splits"):
-        v = getattr(args, name, None)
-        if v is not None and v < (0 if name == "bootstrap" else 1):
-            raise TturError(f"--{name.replace('_', '-')}: must be positive, got {v}")
-
-
 def run_fid(args) -> int:
     from .api import fid
 
-    _check_positive(args)
     r = fid(
         args.a, args.b, mode=args.mode, dims=args.dims, batch_size=args.batch_size, device=args.device,
         num_workers=args.num_workers, weights=args.weights, extractor=args.extractor, kid=args.kid,
@@ -111,7 +103,6 @@ def run_fid(args) -> int:
 def run_stats(args) -> int:
     from .api import compute_stats
 
-    _check_positive(args)
     st = compute_stats(
         args.src, mode=args.mode, dims=args.dims, batch_size=args.batch_size, device=args.device,
         num_workers=args.num_workers, weights=args.weights, extractor=args.extractor,
@@ -123,14 +114,14 @@ def run_stats(args) -> int:
 
 
 def run_weights(args) -> int:
-    from . import weights as W
+    from ..networks import weights as W
 
     if args.check:
         from pathlib import Path
 
         p = Path(args.check)
         if not p.is_file():
-            raise TturError(f"--check: {p} does not exist")
+            raise InputError(f"--check: {p} does not exist")
         ok = W.is_official(p)
         print(f"{p}: {'the official FID Inception weights' if ok else 'NOT the official weights'} "
               f"(sha256 {W.sha256_file(p)})")

@@ -1,4 +1,4 @@
-"""The Python API that the ``ttur fid`` and ``ttur stats`` commands mirror."""
+"""The Python API that ``ttur fid`` and ``ttur stats`` mirror: :func:`fid`, :func:`compute_stats`, the result."""
 
 from __future__ import annotations
 
@@ -6,49 +6,27 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from torch import nn
-
-from . import metrics
-from .errors import InputError, WeightsError
-from .features import Extraction, FeatureExtractor, InceptionExtractor, ModuleExtractor, extract
+from .._util import check_positive
+from ..errors import InputError, WeightsError
+from ..networks import get_extractor
+from ..networks.base import FeatureExtractor
+from . import distances
+from .distances import frechet_distance
+from .extract import Extraction, extract
 from .sources import open_source
 from .stats import Stats, check_compatible, check_meta
 
 
-def get_extractor(
-    extractor: FeatureExtractor | nn.Module | str | None = None,
-    *,
-    mode: str = "tf",
-    dims: int = 2048,
-    device=None,
-    weights: str | Path | None = None,
-    fast: bool = True,
-    allow_download: bool | None = None,
-) -> FeatureExtractor:
-    """The extractor to use: the FID Inception network by default, a named one, or a module."""
-    if isinstance(extractor, FeatureExtractor):
-        return extractor
-    if isinstance(extractor, nn.Module):
-        return ModuleExtractor(extractor, name=type(extractor).__name__, device=device)
-    if extractor in (None, "inception"):
-        return InceptionExtractor(weights, mode=mode, dims=dims, device=device, fast=fast,
-                                  allow_download=allow_download)
-    from .small_features import load_small_extractor
-
-    return load_small_extractor(str(extractor), device=device)
-
-
-def _get_extractor_for(srcs: tuple, extractor, **kw) -> FeatureExtractor:
-    """:func:`get_extractor`; when the Inception weights are missing and a source is the embedded
-    shapes dataset, the error also names the bundled extractor that works offline (no silent switch)."""
+def _get_extractor_for(sources: tuple, extractor, **kw) -> FeatureExtractor:
+    """:func:`get_extractor`; when the Inception weights are missing and a source's images have a
+    bundled extractor of their own (the shapes dataset), the error also names it (no silent switch)."""
     try:
         return get_extractor(extractor, **kw)
     except WeightsError as e:
         if extractor is not None:
             raise
-        from .small_features import default_for
-
-        alt = next((d for d in map(default_for, srcs) if d is not None), None)
+        alt = next((a for a in (getattr(getattr(s, "seq", None), "default_extractor", None) for s in sources)
+                    if a is not None), None)
         if alt is None:
             raise
         raise WeightsError(f"{e}; or, offline, use --extractor {alt} (extractor={alt!r}): "
@@ -75,7 +53,7 @@ def compute_stats(
     device=None,
     num_workers: int | None = None,
     weights: str | Path | None = None,
-    extractor: FeatureExtractor | nn.Module | str | None = None,
+    extractor: FeatureExtractor | str | None = None,
     num_samples: int | None = None,
     skip_bad: bool = False,
     progress: bool = True,
@@ -83,12 +61,15 @@ def compute_stats(
 ) -> Stats:
     """Mean and covariance of the features of ``src`` (any source; a statistics file is returned as is).
 
-    ``fast=False`` runs the reference layout of the Inception network instead of the fused build.
+    ``extractor``: a name in :data:`ttur.networks.EXTRACTORS`, a feature extractor or any torch module
+    (default: the FID Inception network). ``num_samples``: how many images a generator callable draws;
+    an image source is capped at its first ``num_samples``. ``fast=False`` runs the reference layout
+    of the Inception network instead of the fused build.
     """
     s = open_source(src, num_workers=num_workers, skip_bad=skip_bad, num_samples=num_samples)
     if isinstance(s, Stats):
         return s
-    ext = _get_extractor_for((src,), extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast)
+    ext = _get_extractor_for((s,), extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast)
     return extract(s, ext, batch_size=batch_size, progress=progress).stats
 
 
@@ -128,7 +109,7 @@ def fid(
     device=None,
     num_workers: int | None = None,
     weights: str | Path | None = None,
-    extractor: FeatureExtractor | nn.Module | str | None = None,
+    extractor: FeatureExtractor | str | None = None,
     num_samples: int | tuple[int | None, int | None] | None = None,
     kid: bool = False,
     kid_subsets: int = 100,
@@ -146,31 +127,35 @@ def fid(
     With ``kid=True`` also the Kernel Inception Distance, with ``isc=True`` the Inception Score of
     ``a``, with ``bootstrap=K`` the mean and standard deviation of the FID over K bootstrap
     resamples of the images. All come from one pass of each source through the network.
+    ``num_samples`` (one number, or one per side): how many images a generator callable draws; an
+    image source is capped at its first ``num_samples`` (more than it holds is refused); a
+    statistics file keeps the count it was made from.
     ``fast=False`` runs the reference layout of the Inception network instead of the fused build.
     """
     t0 = time.perf_counter()
+    for name, value, minimum in (("kid_subsets", kid_subsets, 1), ("isc_splits", isc_splits, 1),
+                                 ("bootstrap", bootstrap, 0)):
+        check_positive(name, value, minimum)
     na, nb = num_samples if isinstance(num_samples, tuple) else (num_samples, num_samples)
     keep_f = kid or bootstrap > 0
     # open (and so check) both sources before loading the network and the long pass over the first
     src_a = open_source(a, num_workers=num_workers, skip_bad=skip_bad, num_samples=na)
     src_b = open_source(b, num_workers=num_workers, skip_bad=skip_bad, num_samples=nb)
     both_stats = isinstance(src_a, Stats) and isinstance(src_b, Stats)
-    ext = None if both_stats else _get_extractor_for((a, b), extractor, mode=mode, dims=dims, device=device,
+    ext = None if both_stats else _get_extractor_for((src_a, src_b), extractor, mode=mode, dims=dims, device=device,
                                                       weights=weights, fast=fast)
     if kid and (isinstance(src_a, Stats) or isinstance(src_b, Stats)):
-        raise InputError("--kid needs images on both sides, not a statistics file")
+        raise InputError("kid: needs images on both sides, not a statistics file")
     if isc and isinstance(src_a, Stats):
-        raise InputError("--isc needs images as the first source, not a statistics file")
+        raise InputError("isc: needs images as the first source, not a statistics file")
     for s, name in ((src_a, "first"), (src_b, "second")):
         if isinstance(s, Stats) and ext is not None and ext.dims:
             check_meta(s.dims, s.meta, ext.dims, ext.meta(), (f"the {name} statistics", "these settings"))
-    if isinstance(src_a, Stats) and isinstance(src_b, Stats):
-        check_compatible(src_a, src_b)
     sa, ea = _run(src_a, ext, keep_f, isc, batch_size, progress)
     sb, eb = _run(src_b, ext, keep_f, False, batch_size, progress)
     check_compatible(sa, sb)
     result = FIDResult(
-        fid=metrics.frechet_distance(sa, sb),
+        fid=distances.frechet_distance(sa, sb),
         label=ext.label if ext is not None else _stats_label(sa),
         n_a=sa.n or 0,
         n_b=sb.n or 0,
@@ -179,13 +164,13 @@ def fid(
         seconds=0.0,
     )
     if kid:
-        result.kid_mean, result.kid_std = metrics.kid(
+        result.kid_mean, result.kid_std = distances.kid(
             ea.features, eb.features, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed
         )
     if isc:
-        result.isc_mean, result.isc_std = metrics.inception_score(ea.logits, splits=isc_splits)
+        result.isc_mean, result.isc_std = distances.inception_score(ea.logits, splits=isc_splits)
     if bootstrap > 0:
-        result.fid_bootstrap_mean, result.fid_bootstrap_std = metrics.fid_bootstrap(
+        result.fid_bootstrap_mean, result.fid_bootstrap_std = distances.fid_bootstrap(
             ea.features if ea else None, eb.features if eb else None,
             ref1=(sa.mu, sa.sigma), ref2=(sb.mu, sb.sigma), rounds=bootstrap, seed=seed,
         )
@@ -198,11 +183,6 @@ def fid(
 def _stats_label(s: Stats) -> str:
     name = s.meta.get("extractor")
     return "FID" if name in (None, "inception") else f"FD ({name} features)"
-
-
-def frechet_distance(s1, s2, mu2=None, sigma2=None) -> float:
-    """Fréchet distance between two :class:`Stats` (or ``mu1, sigma1, mu2, sigma2`` arrays)."""
-    return metrics.frechet_distance(s1, s2, mu2, sigma2)
 
 
 __all__ = ["compute_stats", "fid", "frechet_distance", "get_extractor", "FIDResult"]

@@ -1,16 +1,16 @@
-"""Where images come from, as batches of pixels for the feature pass.
+"""Batches of pixels for one feature pass: image sequences decoded in workers, generators, sharding.
 
 A source yields float or uint8 tensors of pixels in [0, 255], NCHW, every image counted (no batch
 is dropped, unlike the original TensorFlow code). Sources:
 
-* :class:`SequenceSource` over any :class:`ttur.datasets.ImageSequence` (folders, zips, arrays,
+* :class:`SequenceSource` over any :class:`ttur.images.base.ImageSequence` (folders, zips, arrays,
   CIFAR-10, MNIST, ...): decoding runs in DataLoader worker processes; corrupt files stop the pass
   with an error naming the file, or are skipped and counted with ``skip_bad``;
 * :class:`GeneratorSource`: a callable ``fn(batch_size)`` returning uint8 images or float images in
   [-1, 1] (a generator being trained), ``n`` samples, nothing written to disk.
 
 :func:`open_source` turns what a user passes (a path, an array, a tensor, a callable, a
-:class:`~ttur.stats.Stats`) into a source or into precomputed statistics.
+:class:`~ttur.metrics.stats.Stats`) into a source or into precomputed statistics.
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .datasets import ArrayImages, ImageSequence, channels_last, float_to_pixels, open_images
-from .errors import InputError
+from .._util import check_positive
+from ..errors import InputError
+from ..images.arrays import ArrayImages
+from ..images.base import ImageSequence, require_images
+from ..images.pixels import to_pixels
+from ..images.readers import open_images
 from .stats import Stats
 
 
@@ -112,11 +116,11 @@ class SequenceSource(Source):
 
     def batches(self, batch_size: int) -> Iterator[torch.Tensor | list[torch.Tensor]]:
         n = len(self)
-        if n == 0 and self.indices is not None:  # an empty shard of a non-empty source
+        if n == 0:  # an empty shard of a non-empty source (an empty source is refused when opened)
             return
-        if n == 0:
-            raise InputError(f"{self.name}: no images found")
-        workers = default_workers(n) if self.num_workers is None else self.num_workers
+        workers = self.num_workers
+        if workers is None:
+            workers = default_workers(n) if getattr(self.seq, "decode_workers", True) else 0
         loader = DataLoader(
             _Decode(self.seq, self.indices),
             batch_size=batch_size,
@@ -151,8 +155,7 @@ class GeneratorSource(Source):
 
     def __init__(self, fn: Callable[[int], torch.Tensor], n: int, quantize: bool = False,
                  name: str = "generator") -> None:
-        if n < 1:
-            raise InputError(f"{name}: the number of samples must be positive, got {n}")
+        check_positive("num_samples", n)
         self.fn = fn
         self.n = int(n)
         self.quantize = quantize
@@ -182,72 +185,51 @@ class GeneratorSource(Source):
             yield x
 
 
-def to_pixels(x, what: str, quantize: bool = False) -> torch.Tensor:
-    """A batch of images (uint8 or float in [-1, 1], NCHW or NHWC) to NCHW pixels in [0, 255]."""
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(x)
-    if not isinstance(x, torch.Tensor):
-        raise InputError(f"{what}: expected a tensor of images, got {type(x).__name__}")
-    if x.ndim == 3:
-        x = x[:, None]
-    if x.ndim != 4:
-        raise InputError(f"{what}: expected images N x C x H x W, got shape {tuple(x.shape)}")
-    layout = channels_last(tuple(x.shape), prefer_last=False)
-    if layout is None:
-        raise InputError(f"{what}: images need 1, 3 or 4 channels, got shape {tuple(x.shape)}")
-    if layout:
-        x = x.permute(0, 3, 1, 2)
-    if x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
-    elif x.shape[1] == 4:
-        x = x[:, :3]
-    if x.dtype == torch.uint8:
-        return x
-    if not x.is_floating_point():
-        raise InputError(f"{what}: images must be uint8 or float in [-1, 1], not {x.dtype}")
-    if not torch.isfinite(x).all():
-        raise InputError(f"{what}: images contain NaN or infinity")
-    lo, hi = float(x.min()), float(x.max())
-    if lo < -1.001 or hi > 1.001:
-        raise InputError(f"{what}: float images must lie in [-1, 1], got values in [{lo:.3g}, {hi:.3g}]")
-    pix = (x.float().clamp(-1, 1) + 1.0) * 127.5
-    return pix.round().to(torch.uint8) if quantize else pix
-
-
 def open_source(
     src, num_workers: int | None = None, skip_bad: bool = False, num_samples: int | None = None,
     quantize: bool = False,
 ) -> Source | Stats:
     """A source, or precomputed :class:`Stats`, from what the user passed.
 
-    ``src`` may be a path (folder, zip, .npy/.npz images, statistics .npz, dataset file), a numpy
-    array or torch tensor of images, a callable generator (with ``num_samples``), a :class:`Stats`
-    or a :class:`Source`.
+    ``src`` may be a path or name (anything :func:`ttur.images.readers.open_images` reads, or a
+    statistics .npz), a numpy array or torch tensor of images, an image sequence, a callable
+    generator (``num_samples`` images drawn), a :class:`Stats` or a :class:`Source`.
+    ``num_samples`` caps an image source at its first ``num_samples`` images (more than it holds is
+    refused); statistics keep the count they were made from. An empty source is refused here,
+    before any network loads.
     """
-    if isinstance(src, Stats | Source):
+    if num_samples is not None:
+        check_positive("num_samples", num_samples)
+    if isinstance(src, Stats):
+        return src
+    if isinstance(src, Source):
+        if num_samples is not None and num_samples != len(src):
+            raise InputError(f"num_samples: {num_samples} asked for, but the source {src.name} was made "
+                             f"with {len(src)}; give the count when making it")
         return src
     if callable(src) and not isinstance(src, torch.Tensor | np.ndarray):
         if num_samples is None:
-            raise InputError("a generator source needs the number of samples (num_samples=...)")
+            raise InputError("num_samples: a generator source needs the number of samples")
         return GeneratorSource(src, num_samples, quantize=quantize)
     if isinstance(src, torch.Tensor | np.ndarray):
         seq: ImageSequence = ArrayImages(src, name=f"{type(src).__name__} of shape {tuple(src.shape)}")
-        return _non_empty(SequenceSource(seq, num_workers=0))
-    if isinstance(src, str | os.PathLike):
+        num_workers = 0
+    elif isinstance(src, str | os.PathLike):
         p = Path(src)
         if p.suffix == ".npz" and p.is_file() and _is_stats_file(p):
-            return Stats.load(p)
-        return _non_empty(SequenceSource(open_images(src), num_workers=num_workers, skip_bad=skip_bad))
-    if isinstance(src, ImageSequence):
-        return _non_empty(SequenceSource(src, num_workers=num_workers, skip_bad=skip_bad))
-    raise InputError(f"cannot use {type(src).__name__} as an image source")
-
-
-def _non_empty(s: SequenceSource) -> SequenceSource:
-    """``s``, refused when it holds no images: said when the source is opened, before any network loads."""
-    if len(s) == 0:
-        raise InputError(f"{s.name}: no images found")
-    return s
+            return Stats.load(p)  # its count is fixed: num_samples does not apply
+        seq = open_images(src)
+    elif isinstance(src, ImageSequence):
+        seq = src
+    else:
+        raise InputError(f"cannot use {type(src).__name__} as an image source")
+    require_images(seq)
+    indices = None
+    if num_samples is not None:
+        if num_samples > len(seq):
+            raise InputError(f"num_samples: {num_samples} asked for, but {seq.name} holds {len(seq)} images")
+        indices = np.arange(num_samples)
+    return SequenceSource(seq, num_workers=num_workers, skip_bad=skip_bad, indices=indices)
 
 
 def _is_stats_file(p: Path) -> bool:
@@ -261,4 +243,4 @@ def _is_stats_file(p: Path) -> bool:
     return {"mu.npy", "sigma.npy"} <= names
 
 
-__all__ = ["Source", "SequenceSource", "GeneratorSource", "open_source", "to_pixels", "float_to_pixels"]
+__all__ = ["Source", "SequenceSource", "GeneratorSource", "open_source"]

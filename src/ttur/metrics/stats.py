@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import NumericalError, StatsError
-from .utils import atomic_write
+from .._util import atomic_write
+from ..errors import NumericalError, StatsError
 
 META_KEYS = ("n", "mode", "dims", "extractor", "weights_sha256", "ttur_version")
 
@@ -166,7 +166,7 @@ class StatsAccumulator:
         First the global count and mean, then each rank's M2 moved to the global mean
         (``M2_r + n_r d_r d_r^T``, ``d_r`` = rank mean - global mean), summed.
         """
-        from .distributed import all_reduce_sum, is_active
+        from ..distributed import all_reduce_sum, is_active
 
         if not is_active():
             return

@@ -5,7 +5,7 @@ the A, C and first E blocks exclude padding from the mean, the last E block pool
 classifier has 1008 outputs, and there is no auxiliary head. The parameter names and shapes are
 exactly those of ``pt_inception-2015-12-05-6726825d.pth``, so that file loads with ``strict=True``.
 
-Two modules are defined:
+Two modules are defined, and the extractor that runs them (:class:`InceptionExtractor`):
 
 * :class:`FIDInception` is the faithful layout (conv, batch norm, ReLU as separate layers), the
   reference for every number.
@@ -14,19 +14,30 @@ Two modules are defined:
   It computes the same function; its features agree with the reference to float32 rounding
   (see ``tests/test_inception.py`` for the tolerance held).
 
-Both take images already resized to 299x299 and scaled to [-1, 1] (see :mod:`ttur.preprocess`) and
+Both take images already resized to 299x299 and scaled to [-1, 1] (see :mod:`ttur.metrics.preprocess`) and
 return the pooled features of the requested block and, on request, the 1008 logits without bias
 (the Inception Score's logits, as the TensorFlow graph's ``softmax/logits/MatMul``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._util import resolve_device
+from ..errors import InputError, WeightsError
+from ..metrics.preprocess import check_mode, preprocess
+from . import INCEPTION_DIMS
+from . import weights as W
+from .base import FeatureExtractor
+
 #: feature dimension -> block whose average-pooled output it is (pytorch-fid's choices)
-DIMS = (64, 192, 768, 2048)
+DIMS = INCEPTION_DIMS
 NUM_LOGITS = 1008
 
 
@@ -408,3 +419,81 @@ class FastFIDInception(nn.Module):
 def expected_keys() -> list[tuple[str, tuple[int, ...]]]:
     """Names and shapes of the reference state dict, in order."""
     return [(k, tuple(v.shape)) for k, v in FIDInception().state_dict().items()]
+
+
+# ----------------------------------------------------------------------------------------------
+# The extractor
+# ----------------------------------------------------------------------------------------------
+
+_MODEL_CACHE: dict[tuple, nn.Module] = {}
+_WARNED: set[str] = set()
+
+
+class InceptionExtractor(FeatureExtractor):
+    """The FID Inception network with a preprocessing mode.
+
+    ``fast=True`` (default) runs the inference build (batch norm folded, merged convolutions,
+    channels-last, fused oneDNN kernels on the CPU); ``fast=False`` the reference layout.
+    """
+
+    has_logits = True
+
+    def __init__(self, weights: str | Path | None = None, mode: str = "tf", dims: int = 2048,
+                 device=None, fast: bool = True, allow_download: bool | None = None) -> None:
+        self.mode = check_mode(mode)
+        if dims not in DIMS:
+            raise InputError(f"dims: must be one of {', '.join(map(str, DIMS))}, not {dims}")
+        self.dims = dims
+        self.device = resolve_device(device)
+        self.path = W.resolve_weights(weights, allow_download=allow_download)
+        self.weights_sha256 = W.sha256_file(self.path)
+        self.official = self.weights_sha256 == W.SHA256
+        if not self.official and str(self.path) not in _WARNED:
+            _WARNED.add(str(self.path))
+            warnings.warn(
+                f"{self.path} is not the official FID Inception weights file (sha256 "
+                f"{self.weights_sha256[:12]}...): its numbers are not comparable with published FIDs",
+                stacklevel=2,
+            )
+        self.name = "inception"
+        key = (str(self.path), self.weights_sha256, str(self.device), fast)
+        if key not in _MODEL_CACHE:
+            _MODEL_CACHE.clear()  # one network at a time: 95 MB each
+            _MODEL_CACHE[key] = build_inception(self.path, self.device, fast)
+        self.model = _MODEL_CACHE[key]
+
+    @property
+    def is_inception(self) -> bool:
+        return True
+
+    def forward(self, pixels: torch.Tensor, logits: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x = pixels.to(self.device, non_blocking=True)
+        x = preprocess(x, self.mode)
+        with torch.inference_mode(), full_precision():
+            return self.model(x, dims=self.dims, logits=logits)
+
+
+@contextlib.contextmanager
+def full_precision():
+    """No TF32 inside: on Ampere and later GPUs it is on by default for convolutions and would move
+    features by ~1e-3, far outside the 1e-4 the golden tests hold on the CPU."""
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def build_inception(path: str | Path, device: torch.device, fast: bool = True) -> nn.Module:
+    ref = FIDInception()
+    sd = W.load_state_dict(path)
+    try:
+        ref.load_state_dict(sd, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise WeightsError(f"{path}: these weights do not fit the FID Inception network ({first})") from e
+    ref.eval().requires_grad_(False)
+    model = FastFIDInception(ref) if fast else ref
+    return model.to(device)

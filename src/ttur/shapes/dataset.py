@@ -16,18 +16,18 @@ Random numbers come from a counter-based hash (the SplitMix64 finaliser) of ``(s
 rather than from numpy's generators: the images are pinned by this file alone, not by numpy's
 version, and a whole batch is drawn in one vectorised step. Images are rendered at any resolution
 (the parameters are in unit coordinates); 32x32 is the default and what the bundled feature
-extractor (:mod:`ttur.small_features`) was trained on.
+extractor (:mod:`ttur.networks.small`) was trained on.
 
-Use it as ``open_images("shapes")`` (50,000 images), ``"shapes:N"`` or ``"shapes:N:SEED"``, as
-:class:`ShapesImages`, or for training as ``ttur.imagedata.open_training_data("shapes", 32)``.
+Use it as ``ttur.images.readers.open_images("shapes")`` (50,000 images), ``"shapes:N"`` or ``"shapes:N:SEED"``, as
+:class:`ShapesImages`, or for training as ``ttur.images.training.open_training_data("shapes", 32)``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .datasets import ImageSequence, register_named
-from .errors import InputError
+from ..errors import InputError
+from ..images.base import ImageSequence
 
 DEFAULT_LENGTH = 50_000
 DEFAULT_SIZE = 32
@@ -201,10 +201,14 @@ def labels(seed: int, indices) -> dict[str, np.ndarray]:
 
 
 class ShapesImages(ImageSequence):
-    """``n`` images of the shapes dataset as an :class:`~ttur.datasets.ImageSequence` (uint8 HWC).
+    """``n`` images of the shapes dataset as an :class:`~ttur.images.base.ImageSequence` (uint8 HWC).
 
-    ``seq[i]`` renders image ``i``; :meth:`batch` renders many at once (vectorised, much faster).
+    ``seq[i]`` renders image ``i``; :meth:`batch` renders many at once (vectorised, much faster),
+    in-process (no decoding workers); distances on it default to the bundled ``shapes`` extractor.
     """
+
+    decode_workers = False
+    default_extractor = "shapes"
 
     def __init__(self, n: int = DEFAULT_LENGTH, seed: int = 0, size: int = DEFAULT_SIZE,
                  offset: int = 0) -> None:
@@ -216,6 +220,17 @@ class ShapesImages(ImageSequence):
             raise InputError(f"shapes: the offset must not be negative, got {offset}")
         self.n, self.seed, self.size, self.offset = int(n), int(seed), int(size), int(offset)
         self.name = f"shapes:{self.n}:{self.seed}" if self.seed else f"shapes:{self.n}"
+        self.seed_given = True  # False when opened from a spec without a seed: redraw() may then set it
+
+    def redraw(self, length: int | None = None, seed: int = 0, size: int | None = None) -> ShapesImages:
+        """The same dataset drawn ``length`` images long (default: as now), at ``size`` pixels (default:
+        as now), with ``seed`` unless a seed was given when it was opened. The training data uses this
+        to render the images directly at the asked size."""
+        n = self.n if length is None else int(length)
+        if n < 1:
+            raise InputError(f"length: must be positive, got {n}")
+        return ShapesImages(n, seed=self.seed if self.seed_given else int(seed),
+                            size=self.size if size is None else size, offset=self.offset)
 
     def __len__(self) -> int:
         return self.n
@@ -270,9 +285,6 @@ def open_spec(spec: str, size: int = DEFAULT_SIZE) -> ShapesImages:
     p = parse_spec(spec)
     if p is None:
         raise InputError(f"{spec}: not a shapes dataset name (shapes, shapes:N or shapes:N:SEED)")
-    return ShapesImages(p["n"], seed=p["seed"] or 0, size=size)
-
-
-@register_named
-def _open_named(spec: str) -> ImageSequence | None:
-    return open_spec(spec) if parse_spec(spec) is not None else None
+    seq = ShapesImages(p["n"], seed=p["seed"] or 0, size=size)
+    seq.seed_given = p["seed"] is not None
+    return seq

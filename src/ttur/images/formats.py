@@ -1,33 +1,88 @@
-"""Readers of the training datasets' own file formats, registered with :mod:`ttur.datasets`.
+"""Readers of the training datasets' own file formats.
 
+* CIFAR-10 python batches (a ``cifar-10-batches-py`` folder, a batch file, or the ``.tar.gz``):
+  :class:`Cifar10Batches`;
 * MNIST / Fashion-MNIST IDX (``*-images-idx3-ubyte[.gz]``): :class:`MnistIdx`, gray made RGB;
 * SVHN (``*_32x32.mat``, MATLAB v5/v7): :class:`SvhnMat`;
 * LSUN (an LMDB folder such as ``bedroom_train_lmdb``, or its ``data.mdb``): :class:`LmdbImages`,
   needs the optional ``lmdb`` package (``pip install 'ttur[lmdb]'``);
-* an uncompressed ``.tar`` of image files: :class:`TarImages`;
 * CelebA needs no reader of its own: ``img_align_celeba/`` is a folder of JPEGs and
-  ``img_align_celeba.zip`` a zip, both read by :func:`ttur.datasets.open_images` in sorted file
-  order (``000001.jpg`` ... ``202599.jpg``); crop and resize them with
-  :func:`ttur.imagedata.open_training_data` (``crop=108, size=64`` as the DCGAN code did);
-* CIFAR-10 python batches live in :mod:`ttur.datasets`; the name ``shapes`` in :mod:`ttur.shapes`.
+  ``img_align_celeba.zip`` a zip (:mod:`ttur.images.files`), in sorted file order; crop and resize
+  them with :func:`ttur.images.training.open_training_data` (``crop=108, size=64`` as DCGAN did).
 
 Every reader raises :class:`~ttur.errors.InputError` naming the file (and member or key) when the
-data is truncated or corrupt.
+data is truncated or corrupt. Which reader opens a path is decided in :mod:`ttur.images.readers`.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import pickle
 import struct
 import tarfile
 from pathlib import Path
 
 import numpy as np
 
-from . import shapes  # noqa: F401  (registers the name "shapes")
-from .datasets import IMAGE_EXTS, ImageSequence, decode_image, register
-from .errors import InputError
+from ..errors import InputError
+from .base import ImageSequence, ProcessLocal, decode_image
+from .pixels import to_rgb
+
+
+class Cifar10Batches(ImageSequence):
+    """CIFAR-10 "python version": the folder ``cifar-10-batches-py`` (its five training batches),
+    one batch file (``data_batch_N`` or ``test_batch``), or the archive ``cifar-10-python.tar.gz``
+    (its training batches, or ``...tar.gz:test`` for the test batch)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        spec = str(path)
+        split = "train"
+        if spec.endswith(":test") or spec.endswith(":train"):
+            spec, split = spec.rsplit(":", 1)
+        p = Path(spec)
+        self.name = str(path)
+        blobs: list[tuple[str, bytes]] = []
+        try:
+            if p.is_dir():
+                names = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
+                missing = [n for n in names if not (p / n).is_file()]
+                if missing:
+                    raise InputError(f"{p}: CIFAR-10 folder without {', '.join(missing)}")
+                blobs = [(str(p / n), (p / n).read_bytes()) for n in names]
+            elif p.name.endswith((".tar.gz", ".tgz")):
+                want = ("test_batch",) if split == "test" else tuple(f"data_batch_{i}" for i in range(1, 6))
+                with tarfile.open(p) as tf:
+                    for m in sorted(tf.getmembers(), key=lambda m: m.name):
+                        if Path(m.name).name in want:
+                            blobs.append((f"{p}:{m.name}", tf.extractfile(m).read()))
+                if not blobs:
+                    raise InputError(f"{p}: no CIFAR-10 batches in this archive")
+            else:
+                blobs = [(str(p), p.read_bytes())]
+        except (OSError, tarfile.TarError) as e:
+            raise InputError(f"{path}: cannot read CIFAR-10 batches ({e})") from e
+        arrays = []
+        for what, blob in blobs:
+            try:
+                d = pickle.loads(blob, encoding="bytes")
+                data = np.asarray(d[b"data"], dtype=np.uint8)
+            except Exception as e:
+                raise InputError(f"{what}: not a CIFAR-10 python batch ({type(e).__name__})") from e
+            if data.ndim != 2 or data.shape[1] != 3072:
+                raise InputError(f"{what}: CIFAR-10 data should be N x 3072, got {data.shape}")
+            arrays.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        self.array = np.ascontiguousarray(np.concatenate(arrays))
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.array[i]
+
+
+def is_cifar10_batch_file(p: Path) -> bool:
+    return p.is_file() and (p.name.startswith("data_batch_") or p.name == "test_batch")
 
 
 class MnistIdx(ImageSequence):
@@ -56,14 +111,10 @@ class MnistIdx(ImageSequence):
         return len(self.array)
 
     def __getitem__(self, i: int) -> np.ndarray:
-        return np.repeat(self.array[i][:, :, None], 3, axis=2)
+        return to_rgb(self.array[i])
 
 
-@register
-def _open_mnist(p: Path) -> ImageSequence | None:
-    if p.is_file() and "idx3-ubyte" in p.name:
-        return MnistIdx(p)
-    return None
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,13 +166,10 @@ class SvhnMat(ImageSequence):
         return self.array.shape[3]
 
     def __getitem__(self, i: int) -> np.ndarray:
-        a = np.ascontiguousarray(self.array[:, :, :, i])
-        return np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a
+        return to_rgb(np.ascontiguousarray(self.array[:, :, :, i]))
 
 
-@register
-def _open_mat(p: Path) -> ImageSequence | None:
-    return SvhnMat(p) if p.suffix.lower() == ".mat" and p.is_file() else None
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,7 +201,7 @@ def _lmdb_env(lmdb, path: Path):
     return env
 
 
-class LmdbImages(ImageSequence):
+class LmdbImages(ProcessLocal, ImageSequence):
     """An LMDB database whose values are encoded images (LSUN's ``bedroom_train_lmdb`` folders).
 
     Images are in key order. Keys beginning with ``__`` (metadata in some re-packed databases) are
@@ -165,8 +213,6 @@ class LmdbImages(ImageSequence):
         p = Path(path)
         self.path = p.parent if p.name == "data.mdb" else p
         self.name = str(self.path)
-        self._env = None
-        self._pid = None
         lmdb = _import_lmdb()
         keys: list[bytes] = []
         try:
@@ -182,15 +228,7 @@ class LmdbImages(ImageSequence):
         self._offsets = np.cumsum([0] + [len(k) for k in keys], dtype=np.int64)
 
     def _open(self, lmdb):
-        if self._env is None or self._pid != os.getpid():
-            self._env = _lmdb_env(lmdb, self.path)
-            self._pid = os.getpid()
-        return self._env
-
-    def __getstate__(self):
-        d = dict(self.__dict__)
-        d["_env"] = None
-        return d
+        return self._local(lambda: _lmdb_env(lmdb, self.path))
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
@@ -215,90 +253,3 @@ class LmdbImages(ImageSequence):
 
     def describe(self, i: int) -> str:
         return f"{self.path}:{self.key(i).decode('utf-8', 'backslashreplace')}"
-
-
-@register
-def _open_lmdb(p: Path) -> ImageSequence | None:
-    if p.name == "data.mdb" and p.is_file():
-        return LmdbImages(p)
-    if p.is_dir() and (p / "data.mdb").is_file():
-        return LmdbImages(p)
-    return None
-
-
-# --------------------------------------------------------------------------------------------
-# Tar archives of image files
-# --------------------------------------------------------------------------------------------
-
-class TarImages(ImageSequence):
-    """Every image member of an uncompressed ``.tar`` archive, in sorted member order.
-
-    The member table is read once; images are then read by offset (random access), with one file
-    handle per process. Compressed tars (``.tar.gz`` ...) cannot be read at random and are refused
-    with a message; unpack them or repack as ``.tar`` or ``.zip``.
-    """
-
-    def __init__(self, path: str | Path, exts: tuple[str, ...] = IMAGE_EXTS) -> None:
-        self.path = Path(path)
-        self.name = str(self.path)
-        entries = []
-        try:
-            with tarfile.open(self.path, "r:") as tf:
-                for m in tf:
-                    if m.isfile() and Path(m.name).suffix.lower() in exts:
-                        entries.append((m.name, m.offset_data, m.size))
-        except tarfile.ReadError as e:
-            raise InputError(f"{self.path}: not a readable uncompressed tar archive ({e})") from e
-        except (OSError, EOFError, tarfile.TarError) as e:
-            raise InputError(f"{self.path}: cannot read ({e})") from e
-        entries.sort()
-        self.members = [e[0] for e in entries]
-        self.offsets = np.array([e[1] for e in entries], dtype=np.int64)
-        self.sizes = np.array([e[2] for e in entries], dtype=np.int64)
-        self._fh = None
-        self._pid = None
-
-    def _file(self):
-        if self._fh is None or self._pid != os.getpid():
-            self._fh = open(self.path, "rb")  # kept open for the life of the sequence
-            self._pid = os.getpid()
-        return self._fh
-
-    def __getstate__(self):
-        d = dict(self.__dict__)
-        d["_fh"] = None
-        return d
-
-    def __len__(self) -> int:
-        return len(self.members)
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        what = self.describe(i)
-        try:
-            fh = self._file()
-            fh.seek(int(self.offsets[i]))
-            data = fh.read(int(self.sizes[i]))
-        except OSError as e:
-            raise InputError(f"{what}: cannot read ({e})") from e
-        if len(data) != self.sizes[i]:
-            raise InputError(f"{what}: truncated ({len(data)} of {int(self.sizes[i])} bytes)")
-        return decode_image(data, what)
-
-    def describe(self, i: int) -> str:
-        return f"{self.path}:{self.members[i]}"
-
-
-_COMPRESSED_TAR = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
-
-
-@register
-def _open_tar(p: Path) -> ImageSequence | None:
-    name = p.name.lower()
-    if not p.is_file():
-        return None
-    if name.endswith(".tar"):
-        return TarImages(p)
-    if name.endswith(_COMPRESSED_TAR):
-        raise InputError(f"{p}: compressed tar archives cannot be read image by image; unpack it, or repack "
-                         "it as an uncompressed .tar or a .zip")
-    return None

@@ -23,7 +23,7 @@ Transforms (:class:`ImageTransform`), in this order, both optional:
    ``scipy.misc.imresize`` (a call to Pillow's bilinear resize), which the DCGAN code used to make
    the 64x64 CelebA images behind the official TTUR CelebA statistics; use it for that comparison.
 
-The same transformed pixels are available as an :class:`~ttur.datasets.ImageSequence`
+The same transformed pixels are available as an :class:`~ttur.images.base.ImageSequence`
 (:class:`TransformedImages`, ``dataset.images``), so reference statistics can be computed on exactly
 the images the generator is trained to imitate: ``ttur.compute_stats(ds.images)``.
 """
@@ -37,8 +37,10 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from .datasets import ImageSequence, open_images, to_rgb
-from .errors import InputError
+from ..errors import InputError
+from .base import ImageSequence, require_images
+from .pixels import to_rgb, to_tensor
+from .readers import open_images
 
 RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
@@ -137,6 +139,8 @@ class TransformedImages(ImageSequence):
         self.n = n
         base = getattr(seq, "name", "images")
         self.name = base if self.transform is None else f"{base} ({self.transform})"
+        self.decode_workers = getattr(seq, "decode_workers", True)
+        self.default_extractor = getattr(seq, "default_extractor", None)
 
     def __len__(self) -> int:
         return self.n
@@ -171,16 +175,6 @@ class TransformedImages(ImageSequence):
 
     def describe(self, i: int) -> str:
         return self.seq.describe(self._index(i))
-
-
-def to_tensor(img: np.ndarray) -> torch.Tensor:
-    """uint8 HWC (or BHWC) to float32 CHW (or BCHW) with values ``x / 127.5 - 1`` in [-1, 1]."""
-    img = np.ascontiguousarray(img)
-    if not img.flags.writeable:  # Pillow's arrays are read-only; torch wants to own writable memory
-        img = img.copy()
-    t = torch.from_numpy(img)
-    t = t.permute(2, 0, 1) if t.ndim == 3 else t.permute(0, 3, 1, 2)
-    return t.float().div_(127.5).sub_(1.0).contiguous()
 
 
 class ImageDataset(Dataset):
@@ -230,33 +224,22 @@ def open_training_data(
     """The training images named by ``spec`` as a dataset of float32 (3, size, size) tensors in [-1, 1].
 
     ``spec``: ``"shapes"`` (the embedded procedural dataset; also ``"shapes:N"``, ``"shapes:N:SEED"``)
-    or any path :func:`ttur.datasets.open_images` reads (folder, zip, .tar, .npy/.npz, CIFAR-10
+    or any spec :func:`ttur.images.readers.open_images` reads (folder, zip, .tar, .npy/.npz, CIFAR-10
     batches, MNIST IDX, SVHN .mat, LSUN LMDB). ``size``: output side in pixels. ``crop``: centre crop
     (pixels) before resizing. ``length``: the number of images (shapes: how many to draw, default
     50,000; files: only the first ``length``). ``seed``: the shapes dataset's seed (when the spec
     does not give one); files ignore it. ``resample``: the resize filter (``bicubic``, ``bilinear``,
     ``lanczos``, ``box``, ``nearest``).
     """
-    from . import shapes
-
     if size is None or int(size) < 1:
         raise InputError(f"size: must be a positive integer, got {size!r}")
     size = int(size)
-    sp = shapes.parse_spec(spec) if isinstance(spec, str) else None
-    if sp is not None:
-        n = sp["n"] if length is None else int(length)
-        if n < 1:
-            raise InputError(f"length: must be positive, got {n}")
-        s = sp["seed"] if sp["seed"] is not None else int(seed)
-        if crop is None:  # rendered directly at the asked size
-            return ImageDataset(shapes.ShapesImages(n, seed=s, size=size))
-        seq = shapes.ShapesImages(n, seed=s)
+    seq = require_images(open_images(spec))
+    if hasattr(seq, "redraw"):  # a procedural dataset: drawn at the asked length and seed, rendered at the size
+        seq = seq.redraw(length=length, seed=seed, size=size if crop is None else None)
+        if crop is None:
+            return ImageDataset(seq)
         return ImageDataset(TransformedImages(seq, ImageTransform(size, crop, resample)))
-    seq = open_images(spec)
-    if len(seq) == 0:
-        raise InputError(f"{spec}: no images found")
     return ImageDataset(TransformedImages(seq, ImageTransform(size, crop, resample), length))
 
-
-__all__ = ["ImageDataset", "ImageTransform", "TransformedImages", "center_crop", "open_training_data",
-           "resize", "to_tensor"]
+__all__ = ["ImageDataset", "ImageTransform", "TransformedImages", "center_crop", "open_training_data", "resize"]

@@ -17,25 +17,29 @@ exactly), and returns float32 NCHW at 299x299.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-import torch.nn.functional as F
-from PIL import Image
+
+if TYPE_CHECKING:
+    import torch
 
 MODES = ("tf", "pytorch-fid", "clean")
 SIZE = 299
 
 
 def check_mode(mode: str) -> str:
-    from .errors import TturError
+    from ..errors import InputError
 
     if mode not in MODES:
-        raise TturError(f"--mode: unknown preprocessing mode {mode!r} (choose from {', '.join(MODES)})")
+        raise InputError(f"mode: unknown preprocessing mode {mode!r} (choose from {', '.join(MODES)})")
     return mode
 
 
 def _tf1_axis(in_size: int, out_size: int, device: torch.device):
     """Source indices and weights of TensorFlow's legacy bilinear kernel along one axis."""
+    import torch
+
     scale = np.float32(in_size) / np.float32(out_size)
     src = np.arange(out_size, dtype=np.float32) * scale
     floor = np.floor(src)
@@ -74,6 +78,8 @@ def resize_tf1_bilinear(x: torch.Tensor, size: int | tuple[int, int] = SIZE) -> 
 
 def resize_pil_bicubic(x: np.ndarray, size: int = SIZE) -> np.ndarray:
     """clean-fid's resize of one HWC float image: each channel as a Pillow 'F' image, bicubic."""
+    from PIL import Image
+
     h, w = x.shape[:2]
     if (h, w) == (size, size):
         return np.clip(x.astype(np.float32), 0, 255)
@@ -86,6 +92,9 @@ def resize_pil_bicubic(x: np.ndarray, size: int = SIZE) -> np.ndarray:
 
 def preprocess(x: torch.Tensor, mode: str = "tf", size: int = SIZE) -> torch.Tensor:
     """Pixels (NCHW, [0, 255], uint8 or float) to the network's input (NCHW float32, [-1, 1])."""
+    import torch
+    import torch.nn.functional as F
+
     if mode == "tf":
         y = resize_tf1_bilinear(x.float(), size)
         return (y - 128.0) / 128.0

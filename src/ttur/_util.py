@@ -1,15 +1,16 @@
-"""Small shared helpers: atomic file writes, hashing, device choice."""
+"""Small shared helpers: atomic file writes, hashing, device choice, argument checks."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import operator
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import torch
+from .errors import InputError
 
 
 @contextlib.contextmanager
@@ -48,6 +49,8 @@ def _umask() -> int:
 
 
 def atomic_torch_save(obj, path: str | os.PathLike) -> None:
+    import torch
+
     with atomic_write(path) as tmp:
         torch.save(obj, tmp)
 
@@ -74,16 +77,28 @@ def sha256_file(path: str | os.PathLike) -> str:
     return _HASH_CACHE[key]
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device:
+def resolve_device(device):
     """``None`` or ``"auto"``: CUDA when present, else CPU. Anything else is checked to exist."""
-    from .errors import TturError
+    import torch
 
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as e:
-        raise TturError(f"--device: {device!r} is not a device ({e})") from e
+        raise InputError(f"device: {device!r} is not a device ({e})") from e
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TturError(f"--device: {device!r} asked for, but this machine has no CUDA device")
+        raise InputError(f"device: {device!r} asked for, but this machine has no CUDA device")
     return dev
+
+
+def check_positive(name: str, value, minimum: int = 1) -> None:
+    """The one check of a count argument: an integer of at least ``minimum``; the message names the
+    Python argument (the CLI names its flag instead)."""
+    try:
+        ok = not isinstance(value, bool) and operator.index(value) >= minimum
+    except TypeError:
+        ok = False
+    if not ok:
+        what = "positive" if minimum == 1 else f"at least {minimum}"
+        raise InputError(f"{name}: must be {what}, got {value!r}")

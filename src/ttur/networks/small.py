@@ -1,7 +1,7 @@
 """Small feature extractors shipped with ttur, for distances that need no download.
 
 ``shapes``: :class:`ShapesNet`, a compact CNN trained (by ``scripts/train_small_features.py``) to
-classify images of the embedded procedural dataset (:mod:`ttur.shapes`): how many shapes an image
+classify images of the embedded procedural dataset (:mod:`ttur.shapes.dataset`): how many shapes an image
 holds, which kinds (disk, square, triangle) and which hues. Its 128-d penultimate layer (the
 global average of the last convolution, as Inception's pool3) is the feature vector. Distances on
 it are reported as "FD (shapes features)": they rank samples of the shapes dataset, offline and in
@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import InputError, WeightsError
-from .features import ModuleExtractor
-from .utils import sha256_file
+from .._util import atomic_write, sha256_file
+from ..errors import InputError, WeightsError
+from .base import ModuleExtractor
 
 #: bundled extractors: name -> (weights file in ttur/data, its SHA-256)
 KNOWN: dict[str, tuple[str, str]] = {
@@ -27,7 +27,7 @@ KNOWN: dict[str, tuple[str, str]] = {
 }
 WIDTHS = (24, 48, 96, 128)
 INPUT_SIZE = 32
-#: classifier heads of the shapes labels (:func:`ttur.shapes.labels`): name -> number of outputs
+#: classifier heads of the shapes labels (:func:`ttur.shapes.dataset.labels`): name -> number of outputs
 HEADS = {"count": 3, "kinds": 3, "hues": 6}
 
 
@@ -76,14 +76,12 @@ def weights_path(name: str = "shapes") -> Path:
 
 def _check_name(name: str) -> None:
     if name not in KNOWN:
-        raise InputError(f"--extractor: unknown feature extractor {name!r}; known: inception, {', '.join(KNOWN)}")
+        raise InputError(f"extractor: unknown bundled feature extractor {name!r}; known: {', '.join(KNOWN)}")
 
 
 def save_weights(model: ShapesNet, path: str | Path, info: dict | None = None) -> str:
     """Write ``model`` to ``path`` atomically, byte for byte the same for the same weights (the
     archive is built in memory under a fixed name); returns the file's SHA-256."""
-    from .utils import atomic_write
-
     buf = io.BytesIO()
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     torch.save({"state_dict": sd, "widths": list(model.widths), "input_size": INPUT_SIZE,
@@ -118,7 +116,7 @@ def load_shapes_net(path: str | Path | None = None, check_hash: bool = True) -> 
 
 
 class SmallExtractor(ModuleExtractor):
-    """A bundled small network as a :class:`~ttur.features.FeatureExtractor` ("FD (<name> features)")."""
+    """A bundled small network as a :class:`~ttur.networks.base.FeatureExtractor` ("FD (<name> features)")."""
 
     def __init__(self, name: str, model: nn.Module, path: Path, device=None) -> None:
         super().__init__(model, name=name, input_size=INPUT_SIZE, device=device)
@@ -137,13 +135,5 @@ def load_small_extractor(name: str = "shapes", device=None) -> SmallExtractor:
     return SmallExtractor(name, model, weights_path(name), device=device)
 
 
-def default_for(spec) -> str | None:
-    """The bundled extractor made for the dataset ``spec`` names (``"shapes"`` for ``shapes``,
-    ``shapes:N``, ``shapes:N:SEED``), or None when there is none and Inception is the one to use."""
-    from .shapes import is_shapes_spec
-
-    return "shapes" if is_shapes_spec(spec) else None
-
-
-__all__ = ["ShapesNet", "SmallExtractor", "load_small_extractor", "load_shapes_net", "default_for",
+__all__ = ["ShapesNet", "SmallExtractor", "load_small_extractor", "load_shapes_net",
            "weights_path", "KNOWN"]

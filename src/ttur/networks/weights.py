@@ -10,7 +10,6 @@ error that says where to put it.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import urllib.error
 import urllib.request
@@ -18,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from .errors import WeightsError
-from .utils import atomic_write, sha256_file
+from .._util import atomic_write, sha256_file
+from ..errors import WeightsError
 
 FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + FILENAME
@@ -59,7 +58,7 @@ def find_weights(path: str | os.PathLike | None = None) -> Path | None:
     if path is not None:
         p = Path(path).expanduser()
         if not p.is_file():
-            raise WeightsError(f"--weights: {p} does not exist")
+            raise WeightsError(f"weights: {p} does not exist")
         return p
     env = os.environ.get(ENV)
     if env:
@@ -122,10 +121,3 @@ def load_state_dict(path: str | os.PathLike) -> dict:
     if not isinstance(sd, dict):
         raise WeightsError(f"{path}: not a state dict")
     return sd
-
-
-def copy_into_cache(src: str | os.PathLike) -> Path:  # pragma: no cover - convenience for users
-    dest = cache_dir() / FILENAME
-    with atomic_write(dest) as tmp:
-        shutil.copyfile(src, tmp)
-    return dest

@@ -1,0 +1,80 @@
+"""Feature networks and their weights, and the one table of feature extractors by name.
+
+:data:`EXTRACTORS` maps each name a user can give (``--extractor NAME``, ``extractor="NAME"``) to
+the function that builds it; :func:`get_extractor` is the one lookup. A new feature network is a
+module in this package (the network, its weights handling, a :class:`~ttur.networks.base.
+FeatureExtractor` subclass) and one entry here. Modules are imported only when an extractor is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+#: feature dimensions the FID Inception network offers (the average-pooled output of a block)
+INCEPTION_DIMS = (64, 192, 768, 2048)
+
+
+@dataclass(frozen=True)
+class Extractor:
+    """One row of the table: ``make(device=..., **options)`` builds the extractor; ``about`` is one line on it.
+
+    Options every ``make`` receives (and may ignore): ``mode``, ``dims``, ``weights``, ``fast``,
+    ``allow_download``.
+    """
+
+    make: Callable[..., object]
+    about: str
+
+
+def _inception(*, mode="tf", dims=2048, device=None, weights=None, fast=True, allow_download=None):
+    from .inception import InceptionExtractor
+
+    return InceptionExtractor(weights, mode=mode, dims=dims, device=device, fast=fast, allow_download=allow_download)
+
+
+def _small(name: str) -> Callable[..., object]:
+    def make(*, device=None, **_options):
+        from .small import load_small_extractor
+
+        return load_small_extractor(name, device=device)
+
+    return make
+
+
+#: every feature extractor known by name; the first is the default (distances on it are FID)
+EXTRACTORS: dict[str, Extractor] = {
+    "inception": Extractor(_inception, "the FID Inception network (2015-12-05 TensorFlow graph), pool3 or earlier"),
+    "shapes": Extractor(_small("shapes"), "bundled ShapesNet, 128-d, for the embedded shapes dataset (offline)"),
+}
+
+
+def get_extractor(
+    extractor=None,
+    *,
+    mode: str = "tf",
+    dims: int = 2048,
+    device=None,
+    weights=None,
+    fast: bool = True,
+    allow_download: bool | None = None,
+):
+    """The extractor to use: the FID Inception network by default, one named in :data:`EXTRACTORS`,
+    a :class:`~ttur.networks.base.FeatureExtractor` as it is, or any torch module (features = its output)."""
+    from torch import nn
+
+    from ..errors import InputError
+    from .base import FeatureExtractor, ModuleExtractor
+
+    if isinstance(extractor, FeatureExtractor):
+        return extractor
+    if isinstance(extractor, nn.Module):
+        return ModuleExtractor(extractor, name=type(extractor).__name__, device=device)
+    name = "inception" if extractor is None else str(extractor)
+    entry = EXTRACTORS.get(name)
+    if entry is None:
+        raise InputError(f"extractor: unknown feature extractor {name!r}; known: {', '.join(EXTRACTORS)}")
+    return entry.make(mode=mode, dims=dims, device=device, weights=weights, fast=fast, allow_download=allow_download)
+
+
+__all__ = ["EXTRACTORS", "INCEPTION_DIMS", "Extractor", "get_extractor"]
