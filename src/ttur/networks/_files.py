@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,8 +118,10 @@ def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         if zipfile.is_zipfile(p):
             with zipfile.ZipFile(p) as z:
                 scripted = any(n.endswith("/constants.pkl") or n == "constants.pkl" for n in z.namelist())
-            if scripted:
-                return dict(torch.jit.load(str(p), map_location="cpu").state_dict())
+            if scripted:  # OpenAI's CLIP files
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    return dict(torch.jit.load(str(p), map_location="cpu").state_dict())
         sd = torch.load(p, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(p))
     except WeightsError:
         raise

@@ -229,7 +229,7 @@ def _resize_torch(img: np.ndarray) -> torch.Tensor:
 def _resize_pil(img: np.ndarray) -> torch.Tensor:
     from PIL import Image
 
-    r = np.asarray(Image.fromarray(img, "RGB").resize((RESOLUTION, RESOLUTION), Image.Resampling.BICUBIC))
+    r = np.array(Image.fromarray(img, "RGB").resize((RESOLUTION, RESOLUTION), Image.Resampling.BICUBIC))
     return torch.from_numpy(np.ascontiguousarray(r)).permute(2, 0, 1)[None].to(torch.float32)
 
 

@@ -67,13 +67,13 @@ class Attention(nn.Module):
 
 
 def quick_gelu(x: torch.Tensor) -> torch.Tensor:
-    """CLIP's activation, ``x * sigmoid(1.702 x)``."""
-    return x * torch.sigmoid(1.702 * x)
+    """CLIP's activation, ``x * sigmoid(1.702 x)``, in place on ``x`` (a fresh MLP hidden tensor)."""
+    return x.mul_(torch.sigmoid(1.702 * x))
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
-    """Exact (erf) GELU, as ``nn.GELU()``."""
-    return F.gelu(x)
+    """Exact (erf) GELU as ``nn.GELU()``, in place on ``x`` (a fresh MLP hidden tensor)."""
+    return torch.ops.aten.gelu_(x)
 
 
 class Mlp(nn.Module):
