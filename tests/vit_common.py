@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ def image_paths(fixtures: Path, name: str) -> list[Path]:
     return sorted((fixtures / "images" / name).glob("*.png"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(path: Path, convert: bool) -> np.ndarray:
     from PIL import Image
 

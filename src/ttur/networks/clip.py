@@ -29,7 +29,8 @@ from torch import nn
 from ..errors import InputError, WeightsError
 from ._files import WeightsSpec, read_tensors
 from .dinov2 import as_image_list
-from .vit import Block, PatchEmbed, load_exact, quick_gelu
+from .vit import Block, PatchEmbed, build_without_init, load_exact, quick_gelu
+from .vit import autocast_context as _autocast
 
 WIDTH, DEPTH, HEADS, PATCH, RESOLUTION, EMBED_DIM = 1024, 24, 16, 14, 336, 768
 EPS = 1e-5
@@ -56,14 +57,18 @@ class CLIPVision(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.dim = EMBED_DIM
-        self.class_embedding = nn.Parameter(torch.zeros(WIDTH))
-        self.positional_embedding = nn.Parameter(torch.zeros((RESOLUTION // PATCH) ** 2 + 1, WIDTH))
-        self.patch_embed = PatchEmbed(WIDTH, PATCH, bias=False)
-        self.ln_pre = nn.LayerNorm(WIDTH, eps=EPS)
-        self.blocks = nn.ModuleList(Block(WIDTH, HEADS, 4 * WIDTH, quick_gelu, EPS, layer_scale=False)
-                                    for _ in range(DEPTH))
-        self.ln_post = nn.LayerNorm(WIDTH, eps=EPS)
-        self.proj = nn.Parameter(torch.zeros(WIDTH, EMBED_DIM))
+
+        def build():
+            self.class_embedding = nn.Parameter(torch.zeros(WIDTH))
+            self.positional_embedding = nn.Parameter(torch.zeros((RESOLUTION // PATCH) ** 2 + 1, WIDTH))
+            self.patch_embed = PatchEmbed(WIDTH, PATCH, bias=False)
+            self.ln_pre = nn.LayerNorm(WIDTH, eps=EPS)
+            self.blocks = nn.ModuleList(Block(WIDTH, HEADS, 4 * WIDTH, quick_gelu, EPS, layer_scale=False)
+                                        for _ in range(DEPTH))
+            self.ln_post = nn.LayerNorm(WIDTH, eps=EPS)
+            self.proj = nn.Parameter(torch.zeros(WIDTH, EMBED_DIM))
+
+        build_without_init(self, build)  # all zeros until a checkpoint is loaded
         self.eval().requires_grad_(False)
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
@@ -235,13 +240,17 @@ def preprocess(images) -> torch.Tensor:
 
 @torch.inference_mode()
 def features(images, model: CLIPVision, batch_size: int = 32,
-             device: str | torch.device | None = None) -> np.ndarray:
-    """L2-normalised CLIP embeddings ``(N, 768)`` (float32 network output as float64), every image kept."""
+             device: str | torch.device | None = None, autocast: torch.dtype | None = None) -> np.ndarray:
+    """L2-normalised CLIP embeddings ``(N, 768)`` (float32 network output as float64), every image kept.
+
+    ``autocast=torch.bfloat16`` runs the network under autocast (for GPUs; not golden-exact).
+    """
     imgs = as_image_list(images)
     device = torch.device(device) if device is not None else model.proj.device
     out = []
     for i in range(0, len(imgs), batch_size):
-        out.append(model(preprocess(imgs[i:i + batch_size]).to(device)).float().cpu())
+        with _autocast(device, autocast):
+            out.append(model(preprocess(imgs[i:i + batch_size]).to(device)).float().cpu())
     if not out:
         return np.zeros((0, EMBED_DIM))
     return torch.cat(out).numpy().astype(np.float64)

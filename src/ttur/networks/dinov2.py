@@ -26,7 +26,6 @@ converts every image so; EDM2 expects RGB input).
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 
@@ -37,7 +36,8 @@ from torch import nn
 
 from ..errors import InputError, WeightsError
 from ._files import WeightsSpec, read_tensors
-from .vit import Block, PatchEmbed, gelu, load_exact
+from .vit import Block, PatchEmbed, build_without_init, gelu, load_exact
+from .vit import autocast_context as _autocast
 
 _BASE_URL = "https://dl.fbaipublicfiles.com/dinov2"
 _SHA_NOTE = ("Meta publishes no checksum for the DINOv2 checkpoints (the hub loader downloads "
@@ -95,13 +95,17 @@ class DINOv2(nn.Module):
         self.arch = arch
         dim, depth, heads = ARCHS[arch]
         self.dim = dim
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, GRID * GRID + 1, dim))
-        self.mask_token = nn.Parameter(torch.zeros(1, dim))  # in the checkpoints; unused here
-        self.patch_embed = PatchEmbed(dim, PATCH, bias=True)
-        self.blocks = nn.ModuleList(Block(dim, heads, 4 * dim, gelu, EPS, layer_scale=True)
-                                    for _ in range(depth))
-        self.norm = nn.LayerNorm(dim, eps=EPS)
+
+        def build():
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+            self.pos_embed = nn.Parameter(torch.zeros(1, GRID * GRID + 1, dim))
+            self.mask_token = nn.Parameter(torch.zeros(1, dim))  # in the checkpoints; unused here
+            self.patch_embed = PatchEmbed(dim, PATCH, bias=True)
+            self.blocks = nn.ModuleList(Block(dim, heads, 4 * dim, gelu, EPS, layer_scale=True)
+                                        for _ in range(depth))
+            self.norm = nn.LayerNorm(dim, eps=EPS)
+
+        build_without_init(self, build)  # all zeros until a checkpoint is loaded
         self.eval().requires_grad_(False)
 
     def position_embedding(self, h: int, w: int) -> torch.Tensor:
@@ -282,15 +286,19 @@ def preprocess_dgm_eval_clean(images) -> torch.Tensor:
 
 @torch.inference_mode()
 def features(images, model: DINOv2, mode: str = DEFAULT_MODE, batch_size: int = 32,
-             device: str | torch.device | None = None) -> np.ndarray:
-    """DINOv2 features ``(N, D)`` (float32 network output as float64) of uint8 images, in batches."""
+             device: str | torch.device | None = None, autocast: torch.dtype | None = None) -> np.ndarray:
+    """DINOv2 features ``(N, D)`` (float32 network output as float64) of uint8 images, in batches.
+
+    ``autocast=torch.bfloat16`` runs the network under autocast (for GPUs; not golden-exact).
+    """
     check_mode(mode)
     imgs = as_image_list(images)
     device = torch.device(device) if device is not None else model.cls_token.device
     out = []
     for i in range(0, len(imgs), batch_size):
         x = preprocess(imgs[i:i + batch_size], mode).to(device)
-        out.append(model(x).float().cpu())
+        with _autocast(device, autocast):
+            out.append(model(x).float().cpu())
     if not out:
         return np.zeros((0, model.dim))
     return torch.cat(out).numpy().astype(np.float64)

@@ -142,3 +142,24 @@ def load_exact(module: nn.Module, sd: dict[str, torch.Tensor], source: str) -> N
     with torch.no_grad():
         for k, t in own.items():
             t.copy_(sd[k].to(t.dtype))
+
+
+def autocast_context(device: torch.device, dtype: torch.dtype | None):
+    """``torch.autocast`` to ``dtype`` (e.g. ``torch.bfloat16`` on CUDA) or a no-op when None."""
+    import contextlib
+
+    if dtype is None or dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def build_without_init(module: nn.Module, build) -> None:
+    """Run ``build()`` (which creates ``module``'s layers) on the meta device, then allocate the
+    parameters as zeros: no random initialisation of weights that a checkpoint will overwrite
+    (seconds for a ViT-L)."""
+    with torch.device("meta"):
+        build()
+    module.to_empty(device="cpu")
+    with torch.no_grad():
+        for t in module.parameters():
+            t.zero_()
