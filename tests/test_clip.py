@@ -111,6 +111,7 @@ def test_hf_key_list_is_covered(fixtures_dir):
     assert all(conv[k].shape == own[k].shape for k in own)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 def test_torchscript_archive_and_bad_files(fixtures_dir, tmp_path):
     sd = {k: v.half() for k, v in _small_openai_state(fixtures_dir).items()}
     sd["logit_scale"] = torch.ones(())  # the text-side tensors of the full file are ignored
@@ -174,6 +175,7 @@ def test_embeddings_and_cmmd_16(fixtures_dir, clip_dir, clip_golden, clip_model)
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 def test_full_torchscript_archive(fixtures_dir, clip_file, clip_model, tmp_path):
     """A JIT archive holding the whole stand-in (float16), as OpenAI's file: same network."""
     sd = torch.load(clip_file, weights_only=True)

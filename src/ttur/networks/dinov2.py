@@ -71,10 +71,8 @@ def weights_spec(arch: str = DEFAULT_ARCH) -> WeightsSpec:
         sha256=None,
         sha256_note=_SHA_NOTE,
         env=ENV,
-        known_dirs=("ttur:", "hub:checkpoints",
-                    "~/.cache/dnnlib/torch_hub/checkpoints"),
+        known_dirs=("ttur:", "hub:checkpoints", "~/.cache/dnnlib/torch_hub/checkpoints"),
     )
-
 
 
 def _check_arch(arch: str) -> None:
