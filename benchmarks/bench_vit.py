@@ -19,6 +19,15 @@ bf16 instructions, or on CUDA).
 
     PYTHONPATH=src python benchmarks/bench_vit.py --n 16 --batch 8 --threads 2 \
         --dinov2-repo ../dinov2 --clip-repo ../CLIP
+
+Measured (2 shared AVX2 cores, load about 8, torch 2.13 CPU, 8 images, batch 8, 2 threads;
+dinov2 @ b8931f7, openai/CLIP @ d05afc4): DINOv2 ViT-L/14 0.192 img/s against 0.167 (x1.15),
+features within 2.5e-6; CLIP ViT-L/14@336px 0.105 img/s against 0.090 (x1.16), embeddings within
+3e-8. The official forwards already use scaled_dot_product_attention and the float32 matrix
+products are over 80 % of the time, so the gain comes from the class-token-only last block, fused
+residual updates, in-place activations and the channels-last patch embedding: x1.5 is out of
+reach in float32 on such a CPU. bfloat16 autocast (no bf16 instructions here: slower on this CPU)
+moves ViT-S/14 features by 1.4e-2 (features up to 4.1), far outside the golden tolerance.
 """
 
 from __future__ import annotations
