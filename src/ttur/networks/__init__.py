@@ -1,0 +1,1 @@
+"""Feature networks shipped with ttur as package data."""
