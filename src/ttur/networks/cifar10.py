@@ -27,7 +27,7 @@ from ..utils import sha256_file
 
 NAME = "cifar10"
 #: the weights file in ttur/data and its SHA-256 (an entry of the bundled-extractor table)
-WEIGHTS: tuple[str, str] = ("cifar10_features.pt", "0" * 64)
+WEIGHTS: tuple[str, str] = ("cifar10_features.pt", "84178b6c779618644252c9ef45de06b57fe0000124a48ac6311faaae5fed0206")
 KNOWN: dict[str, tuple[str, str]] = {NAME: WEIGHTS}
 #: channels of the four stages: 32x32 (stem), 32x32 -> 16x16, 16x16 -> 8x8, 8x8 -> 4x4
 WIDTHS = (16, 32, 64, 128)
