@@ -31,10 +31,11 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ttur.networks.cifar10 import CLASSES, WIDTHS, Cifar10Net  # noqa: E402
-from ttur.small_features import save_weights  # noqa: E402
-from ttur.utils import atomic_write, sha256_file  # noqa: E402
 from ttur.weights import cache_dir  # noqa: E402
+
+from ttur._util import atomic_write, sha256_file  # noqa: E402
+from ttur.networks.cifar10 import CLASSES, WIDTHS, Cifar10Net  # noqa: E402
+from ttur.networks.small import save_weights  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.threads} thread(s)); {n_params} parameters")
     print(f"test accuracy on {len(x_test)} images: {acc:.4f}")
     print(f"wrote {args.output} ({size / 1024:.0f} KiB), sha256 {digest}")
-    print("(update WEIGHTS in src/ttur/networks/cifar10.py if this differs from the bundled hash)")
+    print("(update BUNDLED in src/ttur/networks/small.py if this differs from the bundled hash)")
     return 0
 
 

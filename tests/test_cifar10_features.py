@@ -12,10 +12,11 @@ import torch
 
 import ttur
 from ttur import shapes
+from ttur._util import sha256_file
 from ttur.errors import WeightsError
-from ttur.networks import cifar10
-from ttur.networks.cifar10 import CLASSES, DIMS, KNOWN, load_cifar10_extractor, load_cifar10_net, weights_path
-from ttur.utils import sha256_file
+from ttur.networks import small
+from ttur.networks.cifar10 import CLASSES, DIMS, load_cifar10_extractor, load_cifar10_net, weights_path
+from ttur.networks.small import KNOWN
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_damaged_weights_are_refused(tmp_path, monkeypatch):
     bad.write_bytes(b"not a torch file")
     with pytest.raises(WeightsError, match="not a cifar10 feature extractor weights file"):
         load_cifar10_net(bad)
-    monkeypatch.setattr(cifar10, "weights_path", lambda: bad)
+    monkeypatch.setattr(small, "weights_path", lambda name: bad)
     with pytest.raises(WeightsError, match="SHA-256"):
         load_cifar10_extractor()
     with pytest.raises(WeightsError, match="missing"):

@@ -15,8 +15,8 @@ import torch
 import vit_common as vc
 from torch import nn
 
-from ttur.metrics import cmmd
 from ttur.errors import InputError, WeightsError
+from ttur.metrics import cmmd
 from ttur.networks import clip
 
 pytestmark = pytest.mark.usefixtures("one_thread")

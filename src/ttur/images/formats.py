@@ -35,6 +35,8 @@ class Cifar10Batches(ImageSequence):
     one batch file (``data_batch_N`` or ``test_batch``), or the archive ``cifar-10-python.tar.gz``
     (its training batches, or ``...tar.gz:test`` for the test batch)."""
 
+    default_extractor = "cifar10"  # offline monitoring of runs on this data (FD (cifar10 features))
+
     def __init__(self, path: str | os.PathLike) -> None:
         spec = str(path)
         split = "train"

@@ -22,7 +22,8 @@ from scipy.special import logsumexp
 from ..errors import NumericalError, StatsError
 
 _EPS = np.finfo(np.float64).eps
-#: the fast full-rank route is used only when its error bound is below this share of the result (100x inside the 1e-6 promise)
+#: the fast full-rank route is taken only when its error bound is below this share of the result
+#: (100x inside the 1e-6 promise)
 _FAST_ROUTE_TOLERANCE = 1e-8
 
 

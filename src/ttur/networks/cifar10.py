@@ -9,26 +9,19 @@ Inception's pool3). Distances on it are reported as "FD (cifar10 features)": the
 
 Input: RGB images NCHW, uint8 pixels mapped to [-1, 1] (``x / 127.5 - 1``, no per-channel
 normalisation; the first batch norm absorbs it), 32x32. Through
-:class:`~ttur.features.ModuleExtractor` images of another size are resized to 32x32 with torch's
+:class:`~ttur.networks.base.ModuleExtractor` images of another size are resized to 32x32 with torch's
 antialiased bilinear interpolation (``F.interpolate(..., mode="bilinear", antialias=True)``, a
 triangle filter as Pillow's BILINEAR), the same for every extractor ttur bundles.
 """
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..errors import WeightsError
-from ..utils import sha256_file
-
 NAME = "cifar10"
-#: the weights file in ttur/data and its SHA-256 (an entry of the bundled-extractor table)
-WEIGHTS: tuple[str, str] = ("cifar10_features.pt", "84178b6c779618644252c9ef45de06b57fe0000124a48ac6311faaae5fed0206")
-KNOWN: dict[str, tuple[str, str]] = {NAME: WEIGHTS}
 #: channels of the four stages: 32x32 (stem), 32x32 -> 16x16, 16x16 -> 8x8, 8x8 -> 4x4
 WIDTHS = (16, 32, 64, 128)
 INPUT_SIZE = 32
@@ -88,40 +81,24 @@ class Cifar10Net(nn.Module):
 
 def weights_path() -> Path:
     """The bundled weights file."""
-    return Path(str(resources.files("ttur") / "data" / WEIGHTS[0]))
+    from .small import weights_path as bundled_path
+
+    return bundled_path(NAME)
 
 
 def load_cifar10_net(path: str | Path | None = None, check_hash: bool = True) -> tuple[Cifar10Net, dict]:
-    """The trained :class:`Cifar10Net` (float32, eval mode, on the CPU) and the dict saved with it.
+    """The trained :class:`Cifar10Net` and the dict saved with it (:func:`ttur.networks.small.load_bundled_net`)."""
+    from .small import load_bundled_net
 
-    The bundled file is checked against its known SHA-256 (``check_hash``); a missing, different or
-    unreadable file raises :class:`~ttur.errors.WeightsError`.
-    """
-    p = Path(path) if path is not None else weights_path()
-    if not p.is_file():
-        raise WeightsError(f"{p}: the cifar10 feature extractor's weights are missing (reinstall ttur, or run "
-                           "scripts/train_cifar10_features.py)")
-    if check_hash and path is None:
-        got = sha256_file(p)
-        if got != WEIGHTS[1]:
-            raise WeightsError(f"{p}: SHA-256 {got[:12]}... is not that of the bundled cifar10 weights "
-                               f"({WEIGHTS[1][:12]}...); the file is damaged or was retrained")
-    try:
-        blob = torch.load(p, map_location="cpu", weights_only=True)
-        model = Cifar10Net(tuple(blob["widths"]))
-        model.load_state_dict(blob["state_dict"], strict=True)  # float16 on disk, cast to float32
-    except Exception as e:  # torch raises many types for a bad file
-        raise WeightsError(f"{p}: not a cifar10 feature extractor weights file ({type(e).__name__}: {e})") from e
-    return model.float().eval().requires_grad_(False), blob
+    return load_bundled_net(NAME, path, check_hash)
 
 
 def load_cifar10_extractor(device=None):
     """The bundled network as a feature extractor ("FD (cifar10 features)", :data:`DIMS` dims)."""
-    from ..small_features import SmallExtractor
+    from .small import load_small_extractor
 
-    model, _ = load_cifar10_net()
-    return SmallExtractor(NAME, model, weights_path(), device=device)
+    return load_small_extractor(NAME, device=device)
 
 
-__all__ = ["Cifar10Net", "load_cifar10_net", "load_cifar10_extractor", "weights_path", "KNOWN", "WEIGHTS",
+__all__ = ["Cifar10Net", "load_cifar10_net", "load_cifar10_extractor", "weights_path",
            "WIDTHS", "DIMS", "CLASSES", "INPUT_SIZE"]

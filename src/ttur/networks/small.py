@@ -21,10 +21,15 @@ from .._util import atomic_write, sha256_file
 from ..errors import InputError, WeightsError
 from .base import ModuleExtractor
 
-#: bundled extractors: name -> (weights file in ttur/data, its SHA-256)
-KNOWN: dict[str, tuple[str, str]] = {
-    "shapes": ("shapes_features.pt", "958333e0c7217af7d914af201cf0596fe03768b3f76c4a83ba9bad9a0ec28715"),
+#: bundled extractors: name -> (weights file in ttur/data, its SHA-256, the script that trained it)
+BUNDLED: dict[str, tuple[str, str, str]] = {
+    "shapes": ("shapes_features.pt", "958333e0c7217af7d914af201cf0596fe03768b3f76c4a83ba9bad9a0ec28715",
+               "scripts/train_small_features.py"),
+    "cifar10": ("cifar10_features.pt", "84178b6c779618644252c9ef45de06b57fe0000124a48ac6311faaae5fed0206",
+                "scripts/train_cifar10_features.py"),
 }
+#: name -> (weights file, SHA-256)
+KNOWN: dict[str, tuple[str, str]] = {k: v[:2] for k, v in BUNDLED.items()}
 WIDTHS = (24, 48, 96, 128)
 INPUT_SIZE = 32
 #: classifier heads of the shapes labels (:func:`ttur.shapes.dataset.labels`): name -> number of outputs
@@ -91,28 +96,42 @@ def save_weights(model: ShapesNet, path: str | Path, info: dict | None = None) -
     return sha256_file(path)
 
 
-def load_shapes_net(path: str | Path | None = None, check_hash: bool = True) -> tuple[ShapesNet, dict]:
-    """The trained :class:`ShapesNet` (eval mode, on the CPU) and the dict saved with it.
+def _network(name: str, widths: tuple[int, ...]) -> nn.Module:
+    if name == "cifar10":
+        from .cifar10 import Cifar10Net
 
-    The bundled file is checked against its known SHA-256 (``check_hash``); a different file
-    raises :class:`~ttur.errors.WeightsError`.
+        return Cifar10Net(widths)
+    return ShapesNet(widths)
+
+
+def load_bundled_net(name: str, path: str | Path | None = None, check_hash: bool = True) -> tuple[nn.Module, dict]:
+    """The trained bundled network ``name`` (float32, eval mode, on the CPU) and the dict saved with it.
+
+    The bundled file is checked against its known SHA-256 (``check_hash``); a missing, different or
+    unreadable file raises :class:`~ttur.errors.WeightsError`.
     """
-    p = Path(path) if path is not None else weights_path("shapes")
+    _check_name(name)
+    file, sha, script = BUNDLED[name]
+    p = Path(path) if path is not None else weights_path(name)
     if not p.is_file():
-        raise WeightsError(f"{p}: the shapes feature extractor's weights are missing (reinstall ttur, or run "
-                           "scripts/train_small_features.py)")
+        raise WeightsError(f"{p}: the {name} feature extractor's weights are missing (reinstall ttur, or run {script})")
     if check_hash and path is None:
         got = sha256_file(p)
-        if got != KNOWN["shapes"][1]:
-            raise WeightsError(f"{p}: SHA-256 {got[:12]}... is not that of the bundled shapes weights "
-                               f"({KNOWN['shapes'][1][:12]}...); the file is damaged or was retrained")
+        if got != sha:
+            raise WeightsError(f"{p}: SHA-256 {got[:12]}... is not that of the bundled {name} weights "
+                               f"({sha[:12]}...); the file is damaged or was retrained")
     try:
         blob = torch.load(p, map_location="cpu", weights_only=True)
-        model = ShapesNet(tuple(blob["widths"]))
+        model = _network(name, tuple(blob["widths"]))
         model.load_state_dict(blob["state_dict"], strict=True)
     except Exception as e:  # torch raises many types for a bad file
-        raise WeightsError(f"{p}: not a shapes feature extractor weights file ({type(e).__name__}: {e})") from e
-    return model.eval().requires_grad_(False), blob
+        raise WeightsError(f"{p}: not a {name} feature extractor weights file ({type(e).__name__}: {e})") from e
+    return model.float().eval().requires_grad_(False), blob
+
+
+def load_shapes_net(path: str | Path | None = None, check_hash: bool = True) -> tuple[ShapesNet, dict]:
+    """The trained :class:`ShapesNet` and the dict saved with it (:func:`load_bundled_net`)."""
+    return load_bundled_net("shapes", path, check_hash)
 
 
 class SmallExtractor(ModuleExtractor):
@@ -125,15 +144,14 @@ class SmallExtractor(ModuleExtractor):
 
 
 def load_small_extractor(name: str = "shapes", device=None) -> SmallExtractor:
-    """The bundled feature extractor ``name`` (known: ``shapes``); no download, no Inception weights.
+    """The bundled feature extractor ``name`` (``shapes``, ``cifar10``); no download, no Inception weights.
 
     Raises :class:`~ttur.errors.InputError` for an unknown name.
     """
     name = str(name)
-    _check_name(name)
-    model, _ = load_shapes_net()
+    model, _ = load_bundled_net(name)
     return SmallExtractor(name, model, weights_path(name), device=device)
 
 
-__all__ = ["ShapesNet", "SmallExtractor", "load_small_extractor", "load_shapes_net",
-           "weights_path", "KNOWN"]
+__all__ = ["BUNDLED", "KNOWN", "ShapesNet", "SmallExtractor", "load_bundled_net", "load_shapes_net",
+           "load_small_extractor", "weights_path"]
