@@ -2,7 +2,7 @@
 
 The CLI runs in this process (``ttur.cli.main``): the same code path as the command, without the
 import cost of a subprocess. ViT-S/14 stands in for the default ViT-L/14 (same code, 14x less work);
-the CLIP pass runs on the first two images of each set (embeddings are per image, so rows 0..1 of
+the CLIP pass runs on the first image of each set (embeddings are per image, so row 0 of
 the golden embeddings are the expected ones). ``-m slow`` adds the FD on every fixture image.
 """
 
@@ -113,9 +113,23 @@ def test_fd_dinov2_cli_golden_all_images(fixtures_dir, vits14_file, capsys):
     assert r["fd_dinov2"] == pytest.approx(golden["fd_vits14_edm2_a_b_exact"], rel=1e-5)
 
 
-def test_cmmd_cli_golden_subset(fixtures_dir, clip_file, tmp_path, capsys):
-    """CMMD of the first 2 + 2 images against CMMD of rows 0..1 of the golden embeddings."""
-    n = 2
+@pytest.mark.slow
+def test_fd_dinov2_vitl14_cli_golden_a16_b16(fixtures_dir, tmp_path, capsys):
+    """The default network, ViT-L/14, in both modes on the 16 + 16 images of its golden features."""
+    path = tmp_path / "dinov2_vitl14_pretrain.pth"
+    torch.save(vc.fake_state(fixtures_dir, "dinov2/dinov2_vitl14_keys.json"), path)
+    a, b = _subset(fixtures_dir, tmp_path, "a", 16), _subset(fixtures_dir, tmp_path, "b", 16)
+    golden = json.loads((fixtures_dir / "dinov2" / "golden.json").read_text())
+    for mode in ("edm2", "dgm-eval"):
+        r = _eval_json(capsys, a, b, "--metrics", "fd_dinov2", "--dinov2-mode", mode, "--dinov2-weights", path)
+        assert r["record"]["networks"]["dinov2"]["name"] == "dinov2_vitl14"
+        assert r["fd_dinov2"] == pytest.approx(golden[f"fd_vitl14_{mode}_a16_b16_exact"], rel=1e-5)
+
+
+@pytest.mark.parametrize("n", [1, pytest.param(4, marks=pytest.mark.slow)])
+def test_cmmd_cli_golden_subset(fixtures_dir, clip_file, tmp_path, capsys, n):
+    """CMMD of the first n + n images against CMMD of rows 0..n-1 of the golden embeddings (ViT-L/14 at
+    336 px costs about 6 s per image on one loaded CPU core: one image per side by default)."""
     a, b = _subset(fixtures_dir, tmp_path, "a", n), _subset(fixtures_dir, tmp_path, "b", n)
     r = _eval_json(capsys, a, b, "--metrics", "cmmd", "--clip-weights", clip_file)
     ea = np.load(fixtures_dir / "clip" / "embeddings_cmmd_a.npy")[:n]

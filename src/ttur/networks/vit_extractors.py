@@ -21,6 +21,7 @@ import torch
 
 from .._util import resolve_device, sha256_file
 from .base import FeatureExtractor
+from .inception import full_precision  # no TF32 on GPUs: float32 features as the references make them
 
 _WARNED: set[str] = set()
 
@@ -63,7 +64,7 @@ class DINOv2Extractor(FeatureExtractor):
         from . import dinov2
 
         x = dinov2.preprocess(_uint8_nhwc(pixels), self.mode).to(self.device)
-        with torch.inference_mode():
+        with torch.inference_mode(), full_precision():
             return self.model(x).float(), None
 
 
@@ -88,7 +89,7 @@ class CLIPExtractor(FeatureExtractor):
         from . import clip
 
         x = clip.preprocess(_uint8_nhwc(pixels)).to(self.device)
-        with torch.inference_mode():
+        with torch.inference_mode(), full_precision():
             return self.model(x).float(), None
 
 
