@@ -214,3 +214,14 @@ def test_weights_lists_every_network(no_weights, capsys):
     for name in ("dinov2_vits14", "dinov2_vitb14", "dinov2_vitl14", "clip_vitl14_336"):
         assert name in out
     assert "ViT-L-14-336px.pt" in out
+
+
+def test_eval_help_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom ttur.cli import main\ntry:\n    main(['eval', '--help'])\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "--dinov2-arch" in p.stdout and "fd_dinov2" in p.stdout

@@ -19,14 +19,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._util import check_positive
 from ..errors import InputError, StatsError
-from .extract import Extraction, extract
-from .sources import open_source
-from .stats import Stats, check_meta
+
+# torch and the pass are imported when a metric runs, so that `ttur eval --help` stays light
+if TYPE_CHECKING:  # pragma: no cover - names for the annotations only
+    from .extract import Extraction
+    from .stats import Stats
 
 
 @dataclass
@@ -292,6 +295,9 @@ def evaluate(
 
     from .. import __version__
     from .._util import resolve_device
+    from .extract import extract
+    from .sources import open_source
+    from .stats import Stats, check_meta
 
     t0 = time.perf_counter()
     names = parse_metrics(metrics)
