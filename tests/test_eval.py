@@ -2,7 +2,7 @@
 
 The CLI runs in this process (``ttur.cli.main``): the same code path as the command, without the
 import cost of a subprocess. ViT-S/14 stands in for the default ViT-L/14 (same code, 14x less work);
-the CLIP pass runs on the first image of each set (embeddings are per image, so row 0 of
+the CLIP pass runs on the first two images of each set (embeddings are per image, so rows 0..1 of
 the golden embeddings are the expected ones). ``-m slow`` adds the FD on every fixture image.
 """
 
@@ -126,10 +126,10 @@ def test_fd_dinov2_vitl14_cli_golden_a16_b16(fixtures_dir, tmp_path, capsys):
         assert r["fd_dinov2"] == pytest.approx(golden[f"fd_vitl14_{mode}_a16_b16_exact"], rel=1e-5)
 
 
-@pytest.mark.parametrize("n", [1, pytest.param(4, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("n", [2, pytest.param(4, marks=pytest.mark.slow)])
 def test_cmmd_cli_golden_subset(fixtures_dir, clip_file, tmp_path, capsys, n):
     """CMMD of the first n + n images against CMMD of rows 0..n-1 of the golden embeddings (ViT-L/14 at
-    336 px costs about 6 s per image on one loaded CPU core: one image per side by default)."""
+    336 px costs seconds per image on one CPU core; a pass needs 2 images: two per side by default)."""
     a, b = _subset(fixtures_dir, tmp_path, "a", n), _subset(fixtures_dir, tmp_path, "b", n)
     r = _eval_json(capsys, a, b, "--metrics", "cmmd", "--clip-weights", clip_file)
     ea = np.load(fixtures_dir / "clip" / "embeddings_cmmd_a.npy")[:n]
@@ -147,14 +147,22 @@ def test_fid_through_eval_is_ttur_fid(fixtures_dir, golden, weights_env, capsys)
 
 
 @pytest.mark.filterwarnings("ignore:.*not the official")
-def test_evaluate_api_equals_fid_api(fixtures_dir, weights_env, tmp_path):
+def test_evaluate_api_equals_fid_api(fixtures_dir, weights_env, tmp_path, monkeypatch):
+    from ttur.metrics import extract as extract_mod
+
     a, b = _subset(fixtures_dir, tmp_path, "a", 8), _subset(fixtures_dir, tmp_path, "b", 8)
     assert "evaluate" in ttur.__all__ and "EvalResult" in ttur.__all__
-    r = ttur.evaluate(a, b, metrics=["fid", "kid"], kid_subset_size=4, progress=False)
+    passes = []
+    real = extract_mod.extract
+    monkeypatch.setattr(extract_mod, "extract", lambda src, ext, **kw: passes.append(ext.name) or real(src, ext, **kw))
+    r = ttur.evaluate(a, b, metrics=["fid", "kid", "isc"], kid_subset_size=4, isc_splits=2,
+                      progress=False)
+    assert passes == ["inception", "inception"]  # one pass per source, every Inception metric from it
+    monkeypatch.setattr(extract_mod, "extract", real)
     ref = ttur.fid(a, b, kid=True, kid_subset_size=4, progress=False)
     assert r["fid"] == ref.fid and r.kid_mean == ref.kid_mean and r.kid_std == ref.kid_std
     d = r.to_dict()
-    assert set(d) == {"fid", "kid_mean", "kid_std", "record"}
+    assert set(d) == {"fid", "kid_mean", "kid_std", "isc_mean", "isc_std", "record"}
 
 
 def test_unknown_metric_is_one_line(fixtures_dir, capsys):
