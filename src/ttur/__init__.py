@@ -18,6 +18,8 @@ _LAZY = {
     "FIDResult": "ttur.metrics.api",
     "compute_stats": "ttur.metrics.api",
     "fid": "ttur.metrics.api",
+    "evaluate": "ttur.metrics.evaluate",
+    "EvalResult": "ttur.metrics.evaluate",
     "frechet_distance": "ttur.metrics.distances",
     "inception_score": "ttur.metrics.distances",
     "kid": "ttur.metrics.distances",
@@ -44,7 +46,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "ConfigError", "FIDResult", "FeatureExtractor", "GeneratorSource", "InceptionExtractor", "InputError",
+    "ConfigError", "EvalResult", "FIDResult", "FeatureExtractor", "GeneratorSource", "InceptionExtractor", "InputError",
     "ModuleExtractor", "NumericalError", "Stats", "StatsError", "TturError", "WeightsError",
-    "compute_stats", "fid", "frechet_distance", "get_extractor", "inception_score", "kid",
+    "compute_stats", "evaluate", "fid", "frechet_distance", "get_extractor", "inception_score", "kid",
 ]

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fid": ("ttur.metrics.cli", "FID between two image sources"),
     "stats": ("ttur.metrics.cli", "save the feature statistics of a source (.npz)"),
     "weights": ("ttur.metrics.cli", "where the Inception weights are; fetch or check them"),
+    "eval": ("ttur.metrics.eval_cli", "several metrics (FID, KID, IS, FD_DINOv2, CMMD) from one pass per network"),
     "train": ("ttur.train.cli", "train a GAN with TTUR from a bundled config or a YAML file"),
     "configs": ("ttur.train.cli", "list the bundled training configs"),
     "quickstart": ("ttur.train.cli", "train the small bundled DCGAN on the shapes dataset (CPU minutes)"),

@@ -135,6 +135,10 @@ def run_weights(args) -> int:
     found = W.find_weights()
     if found is None:
         print(f"no FID Inception weights found: {W.how_to_get()}")
-        return 1
-    print(f"weights: {found}{'' if W.is_official(found) else ' (not the official file)'}")
-    return 0
+    else:
+        print(f"weights: {found}{'' if W.is_official(found) else ' (not the official file)'}")
+    from ..networks import clip, dinov2
+
+    for spec in (*dinov2.WEIGHTS.values(), clip.WEIGHTS):  # the networks of `ttur eval`
+        print(spec.status())
+    return 0 if found is not None else 1

@@ -74,6 +74,74 @@ class WeightsSpec:
         put = f" or put it in {where}" if where else ""
         return f"download {self.url} and point {self.env} at it{put}"
 
+    def resolve(self, path: str | os.PathLike | None = None, allow_download: bool | None = None,
+                what: str | None = None) -> Path:
+        """The weights file: :meth:`find`, else a download into ttur's cache when allowed.
+
+        ``allow_download=None`` follows the Inception weights' policy: allowed unless ``TTUR_OFFLINE``
+        is set. Offline and absent: one ``WeightsError`` naming the file and where to put it.
+        """
+        found = self.find(path)
+        if found is not None:
+            return found
+        if allow_download is None:
+            allow_download = not offline()
+        if not allow_download:
+            what = what or self.network
+            raise WeightsError(f"the {what} weights file {self.filename} is not here (offline): "
+                               f"{self.how_to_get()}")
+        return self.download()
+
+    def download(self, progress: bool = True) -> Path:
+        """Fetch the official file into ttur's cache, checked by SHA-256 where one is published,
+        written under a temporary name and renamed into place (never half a file)."""
+        import sys
+        import urllib.error
+        import urllib.request
+
+        from tqdm.auto import tqdm
+
+        from .._util import atomic_write, sha256_file
+
+        dest = _ttur_cache() / self.filename
+        try:
+            with urllib.request.urlopen(self.url, timeout=60) as resp, atomic_write(dest) as tmp:
+                total = int(resp.headers.get("Content-Length") or 0) or None
+                with open(tmp, "wb") as out, tqdm(total=total, unit="B", unit_scale=True,
+                                                  desc=f"downloading {self.filename}", disable=not progress,
+                                                  file=sys.stderr) as bar:
+                    while chunk := resp.read(1 << 20):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+                if self.sha256 is not None:
+                    got = sha256_file(tmp)
+                    if got != self.sha256:
+                        raise WeightsError(f"{self.url}: SHA-256 {got} does not match the published "
+                                           f"{self.sha256}; nothing kept")
+        except (urllib.error.URLError, OSError, TimeoutError) as e:
+            raise WeightsError(f"cannot download {self.filename} ({e}); {self.how_to_get()}") from e
+        return dest
+
+    def status(self) -> str:
+        """One line for ``ttur weights``: where the file is (or how to get it) and how it is checked."""
+        try:
+            found = self.find()
+        except WeightsError as e:
+            return f"{self.network}: {e}"
+        if found is None:
+            return f"{self.network}: not found; {self.how_to_get()}"
+        if self.sha256 is None:
+            return f"{self.network}: {found} (not checked: {self.sha256_note})"
+        from .._util import sha256_file
+
+        ok = sha256_file(found) == self.sha256
+        return f"{self.network}: {found}{'' if ok else ' (NOT the official file: SHA-256 differs)'}"
+
+
+def offline() -> bool:
+    """``TTUR_OFFLINE`` set to 1/true/yes: nothing is downloaded."""
+    return os.environ.get("TTUR_OFFLINE", "").lower() in ("1", "true", "yes")
+
 
 def _ttur_cache() -> Path:
     """``$TTUR_CACHE``, else ``$XDG_CACHE_HOME/ttur``, else ``~/.cache/ttur`` (as the Inception weights)."""

@@ -1,0 +1,419 @@
+"""``ttur.evaluate``: several metrics from one pass per feature network, and the record of how.
+
+Two tables drive it. :data:`NETWORKS` says how each feature network is built from the options
+(Inception, DINOv2, CLIP); :data:`METRICS` says, per metric name, which network it reads, what it
+needs of each side (statistics, kept features, kept logits), which result keys it fills, which
+reference it reproduces, and the function that computes it. A new metric is one row of
+:data:`METRICS` (and, for a new network, one row of :data:`NETWORKS`).
+
+Each source goes through each network that a requested metric needs exactly once; every metric of
+that network comes from that pass. A (the first source) is the generated set, B the reference set.
+A statistics file stands in for a side when the metrics ask only for statistics there (``fid``,
+``fd_dinov2``) and the file records the network and mode the metric needs; anything else is
+refused with one line before any network runs. Files without a record of their network (the
+official TTUR ones, pytorch-fid's) are taken as Inception files.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .._util import check_positive
+from ..errors import InputError, StatsError
+
+# torch and the pass are imported when a metric runs, so that `ttur eval --help` stays light
+if TYPE_CHECKING:  # pragma: no cover - names for the annotations only
+    from .extract import Extraction
+    from .stats import Stats
+
+
+@dataclass
+class Side:
+    """What one pass of one source through one network gave (or the statistics file it stands for)."""
+
+    stats: Stats
+    extraction: Extraction | None
+
+    @property
+    def features(self) -> np.ndarray:
+        return self.extraction.features
+
+    @property
+    def logits(self) -> np.ndarray:
+        return self.extraction.logits
+
+
+@dataclass
+class Options:
+    """Every option of :func:`evaluate` that a network or a metric reads."""
+
+    weights: object = None
+    inception_mode: str = "tf"
+    dinov2_arch: str = "vitl14"
+    dinov2_mode: str = "edm2"
+    dinov2_weights: object = None
+    clip_weights: object = None
+    device: object = None
+    allow_download: bool | None = None
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    isc_splits: int = 10
+    seed: int = 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Networks
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Network:
+    """``make(options)`` builds the extractor; ``expected(options)`` is the (extractor name, mode,
+    dims) a statistics file of it records, known without loading the network."""
+
+    make: Callable[[Options], object]
+    expected: Callable[[Options], tuple[str, str, int]]
+    title: Callable[[Options], str]
+
+
+def _make_inception(o: Options):
+    from ..networks.inception import InceptionExtractor
+
+    return InceptionExtractor(o.weights, mode=o.inception_mode, dims=2048, device=o.device,
+                              allow_download=o.allow_download)
+
+
+def _make_dinov2(o: Options):
+    from ..networks.vit_extractors import DINOv2Extractor
+
+    return DINOv2Extractor(o.dinov2_weights, arch=o.dinov2_arch, mode=o.dinov2_mode, device=o.device,
+                           allow_download=o.allow_download)
+
+
+def _make_clip(o: Options):
+    from ..networks.vit_extractors import CLIPExtractor
+
+    return CLIPExtractor(o.clip_weights, device=o.device, allow_download=o.allow_download)
+
+
+def _dinov2_expected(o: Options) -> tuple[str, str, int]:
+    from ..networks import dinov2
+
+    dinov2._check_arch(o.dinov2_arch)
+    dinov2.check_mode(o.dinov2_mode)
+    return f"dinov2_{o.dinov2_arch}", o.dinov2_mode, dinov2.ARCHS[o.dinov2_arch][0]
+
+
+def _dinov2_title(o: Options) -> str:
+    from ..networks import dinov2
+
+    return f"DINOv2 {dinov2.ARCH_NAMES.get(o.dinov2_arch, o.dinov2_arch)}"
+
+
+#: feature networks by name, in the order the passes run
+NETWORKS: dict[str, Network] = {
+    "inception": Network(_make_inception, lambda o: ("inception", o.inception_mode, 2048),
+                         lambda o: "Inception (FID)"),
+    "dinov2": Network(_make_dinov2, _dinov2_expected, _dinov2_title),
+    "clip": Network(_make_clip, lambda o: ("clip_vitl14_336", "cmmd", 768),
+                    lambda o: "CLIP ViT-L/14@336px"),
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Metrics
+# ----------------------------------------------------------------------------------------------
+
+STATS, FEATURES, LOGITS = "stats", "features", "logits"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: its network, what it needs of A and of B, its result keys, its reference."""
+
+    network: str
+    needs_a: frozenset
+    needs_b: frozenset
+    keys: tuple[str, ...]
+    reference: str
+    compute: Callable[[Side | None, Side | None, Options], dict]
+
+
+def _fd(key: str):
+    def compute(a: Side, b: Side, o: Options) -> dict:
+        from .distances import frechet_distance
+
+        return {key: frechet_distance(a.stats, b.stats)}
+
+    return compute
+
+
+def _kid(a: Side, b: Side, o: Options) -> dict:
+    from .distances import kid
+
+    m, s = kid(a.features, b.features, subsets=o.kid_subsets, subset_size=o.kid_subset_size, seed=o.seed)
+    return {"kid_mean": m, "kid_std": s}
+
+
+def _isc(a: Side, b: Side | None, o: Options) -> dict:
+    from .distances import inception_score
+
+    m, s = inception_score(a.logits, splits=o.isc_splits)
+    return {"isc_mean": m, "isc_std": s}
+
+
+def _cmmd(a: Side, b: Side, o: Options) -> dict:
+    from .cmmd import cmmd
+
+    return {"cmmd": cmmd(a.features, b.features)}
+
+
+_S, _F, _L, _0 = frozenset({STATS}), frozenset({FEATURES}), frozenset({LOGITS}), frozenset()
+
+#: every metric ``ttur eval --metrics`` knows, by name
+METRICS: dict[str, Metric] = {
+    "fid": Metric("inception", _S, _S, ("fid",),
+                  "bioinf-jku/TTUR (TensorFlow FID; same numbers as `ttur fid`)", _fd("fid")),
+    "kid": Metric("inception", _F, _F, ("kid_mean", "kid_std"),
+                  "Binkowski et al. 2018 (KID, as `ttur fid --kid`)", _kid),
+    "isc": Metric("inception", _L, _0, ("isc_mean", "isc_std"),
+                  "openai/improved-gan (Inception Score of A, as `ttur fid --isc`)", _isc),
+    "fd_dinov2": Metric("dinov2", _S, _S, ("fd_dinov2",),
+                        "NVlabs/edm2 calculate_metrics.py (mode edm2) / layer6ai-labs/dgm-eval (dgm-eval, "
+                        "dgm-eval-clean)", _fd("fd_dinov2")),
+    "cmmd": Metric("clip", _F, _F, ("cmmd",),
+                   "google-research/google-research cmmd (every image kept, float64 means)", _cmmd),
+}
+DEFAULT_METRICS = ("fid",)
+
+
+def parse_metrics(metrics: str | Sequence[str] | None) -> list[str]:
+    """``"fid,cmmd"`` or ``["fid", "cmmd"]`` -> checked names in the given order (duplicates dropped)."""
+    if metrics is None:
+        return list(DEFAULT_METRICS)
+    names = metrics.split(",") if isinstance(metrics, str) else list(metrics)
+    out: list[str] = []
+    for n in (str(x).strip() for x in names):
+        if not n:
+            continue
+        if n not in METRICS:
+            raise InputError(f"metrics: unknown metric {n!r}; known: {', '.join(METRICS)}")
+        if n not in out:
+            out.append(n)
+    if not out:
+        raise InputError(f"metrics: no metric named; known: {', '.join(METRICS)}")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Result
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class EvalResult:
+    """The numbers of one :func:`evaluate` call (``result["fid"]``, ``result.to_dict()``) and the
+    record of how they were made."""
+
+    values: dict
+    record: dict
+    seconds: float = 0.0
+    skipped: dict = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> float:
+        return self.values[key]
+
+    def __getattr__(self, key: str):
+        values = self.__dict__.get("values", {})
+        if key in values:
+            return values[key]
+        raise AttributeError(key)
+
+    def to_dict(self) -> dict:
+        return {**self.values, "record": self.record}
+
+
+# ----------------------------------------------------------------------------------------------
+# The passes
+# ----------------------------------------------------------------------------------------------
+
+def _check_stats_file(s: Stats, side: str, net: str, metric_names: list[str], o: Options) -> None:
+    """A statistics file standing for ``side`` must record the network and mode ``net`` runs with."""
+    name, mode, dims = NETWORKS[net].expected(o)
+    which = ", ".join(metric_names)
+    recorded = s.meta.get("extractor")
+    if recorded is None and net != "inception":
+        raise StatsError(f"{side}: a statistics file that does not record its network; {which} needs "
+                         f"one made by {name} (mode {mode})")
+    recorded = recorded or "inception"
+    if recorded != name:
+        raise StatsError(f"cannot use {side} (statistics of {recorded} features) for {which}: it needs "
+                         f"{name} features; compute both with the same network")
+    if s.meta.get("mode") is not None and s.meta["mode"] != mode:
+        raise StatsError(f"cannot use {side} (statistics made in mode {s.meta['mode']!r}) for {which}: "
+                         f"it runs {name} in mode {mode!r}; compute both with the same mode")
+    if s.dims != dims:
+        raise StatsError(f"cannot use {side} ({s.dims}-d statistics) for {which}: {name} gives {dims}-d features")
+
+
+def evaluate(
+    a,
+    b,
+    metrics: str | Sequence[str] | None = None,
+    *,
+    dinov2_arch: str = "vitl14",
+    dinov2_mode: str = "edm2",
+    dinov2_weights=None,
+    clip_weights=None,
+    weights=None,
+    batch_size: int = 50,
+    device=None,
+    num_workers: int | None = None,
+    num_samples: int | tuple[int | None, int | None] | None = None,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    isc_splits: int = 10,
+    seed: int = 0,
+    skip_bad: bool = False,
+    allow_download: bool | None = None,
+    progress: bool = True,
+) -> EvalResult:
+    """Metrics between A (generated) and B (reference) from one pass of each source per network.
+
+    ``metrics``: names of :data:`METRICS` (``fid``, ``kid``, ``isc``, ``fd_dinov2``, ``cmmd``), as a
+    list or a comma-separated string; default ``fid``. ``weights``: the Inception weights;
+    ``dinov2_weights`` / ``clip_weights``: those files (else ``$TTUR_DINOV2_WEIGHTS`` /
+    ``$TTUR_CLIP_WEIGHTS``, ttur's cache, the torch hub or CLIP folder, a download unless
+    ``TTUR_OFFLINE``; ``allow_download=False`` forbids it). ``fid`` gives the same number as
+    :func:`ttur.fid`; FD on DINOv2 features is ``fd_dinov2``, never "FID".
+    """
+    import numpy
+    import torch
+
+    from .. import __version__
+    from .._util import resolve_device
+    from .extract import extract
+    from .sources import open_source
+    from .stats import Stats, check_meta
+
+    t0 = time.perf_counter()
+    names = parse_metrics(metrics)
+    check_positive("batch_size", batch_size)
+    for n, v, m in (("kid_subsets", kid_subsets, 1), ("isc_splits", isc_splits, 1)):
+        check_positive(n, v, m)
+    o = Options(weights=weights, dinov2_arch=dinov2_arch, dinov2_mode=dinov2_mode, dinov2_weights=dinov2_weights,
+                clip_weights=clip_weights, device=device, allow_download=allow_download,
+                kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, isc_splits=isc_splits, seed=seed)
+    dev = resolve_device(device)
+    o.device = dev
+
+    # what each network needs of each side
+    plan: dict[str, dict[str, set]] = {}
+    users: dict[str, list[str]] = {}
+    for n in names:
+        m = METRICS[n]
+        p = plan.setdefault(m.network, {"a": set(), "b": set()})
+        p["a"] |= m.needs_a
+        p["b"] |= m.needs_b
+        users.setdefault(m.network, []).append(n)
+    plan = {net: plan[net] for net in NETWORKS if net in plan}  # the table's order
+
+    # open (and so check) both sources, and the statistics files against their networks, before any network loads
+    na, nb = num_samples if isinstance(num_samples, tuple) else (num_samples, num_samples)
+    need_b = any(p["b"] for p in plan.values())
+    src = {"a": open_source(a, num_workers=num_workers, skip_bad=skip_bad, num_samples=na),
+           "b": open_source(b, num_workers=num_workers, skip_bad=skip_bad, num_samples=nb) if need_b else None}
+    for net, p in plan.items():
+        for side in ("a", "b"):
+            s = src[side]
+            if isinstance(s, Stats) and p[side]:
+                label = "A" if side == "a" else "B"
+                beyond = sorted(p[side] - {STATS})
+                if beyond:
+                    which = [n for n in users[net] if set(getattr(METRICS[n], f"needs_{side}")) - {STATS}]
+                    raise InputError(f"{', '.join(which)}: needs images as {label}, not a statistics file")
+                _check_stats_file(s, label, net, users[net], o)
+
+    # build every network first: a missing weights file stops here, before the long passes
+    extractors = {}
+    for net, p in plan.items():
+        if any(not isinstance(src[side], Stats) for side in ("a", "b") if p[side]):
+            extractors[net] = NETWORKS[net].make(o)
+
+    values: dict = {}
+    record_nets: dict = {}
+    counts: dict = {}
+    skipped: dict = {}
+    for net, p in plan.items():
+        ext = extractors.get(net)
+        sides: dict[str, Side | None] = {}
+        for side in ("a", "b"):
+            s = src[side]
+            if not p[side]:
+                sides[side] = None
+                continue
+            if isinstance(s, Stats):
+                if ext is not None:
+                    check_meta(s.dims, s.meta, ext.dims, ext.meta(),
+                               (f"the {'first' if side == 'a' else 'second'} statistics", "these settings"))
+                sides[side] = Side(s, None)
+                continue
+            desc = str(getattr(s, "name", "images"))
+            desc = f"{net}: " + (desc if len(desc) <= 30 else "..." + desc[-27:])
+            ex = extract(s, ext, batch_size=batch_size, keep_features=FEATURES in p[side],
+                         keep_logits=LOGITS in p[side], progress=progress, desc=desc)
+            if ex.skipped:
+                skipped[side] = max(skipped.get(side, 0), ex.skipped)
+            sides[side] = Side(ex.stats, ex)
+        for side in ("a", "b"):
+            if sides[side] is not None:
+                counts.setdefault(f"n_{side}", sides[side].stats.n)
+        if sides["a"] is not None and sides["b"] is not None:
+            check_meta(sides["a"].stats.dims, sides["a"].stats.meta, sides["b"].stats.dims, sides["b"].stats.meta,
+                       ("A", "B"))
+        for n in users[net]:
+            values.update(METRICS[n].compute(sides["a"], sides["b"], o))
+        name, mode, dims = NETWORKS[net].expected(o)
+        entry = {"name": name, "mode": mode, "dims": dims, "metrics": users[net]}
+        if ext is not None:
+            entry["weights"] = str(getattr(ext, "path", "")) or None
+            entry["weights_sha256"] = ext.weights_sha256
+            official = getattr(ext, "official_sha256", None) if net != "inception" else _inception_sha()
+            entry["weights_official_sha256"] = official
+        else:
+            entry["weights_sha256"] = next((sides[x].stats.meta.get("weights_sha256") for x in ("a", "b")
+                                            if sides[x] is not None), None)
+        entry.update({f"n_{x}": sides[x].stats.n for x in ("a", "b") if sides[x] is not None})
+        record_nets[net] = entry
+    del extractors
+
+    record = {
+        "ttur_version": __version__,
+        "metrics": names,
+        "networks": record_nets,
+        **counts,
+        "sources": {x: ("statistics file" if isinstance(src[x], Stats) else str(getattr(src[x], "name", "")))
+                    for x in ("a", "b") if src[x] is not None},
+        "dtype": "float32",
+        "device": str(dev),
+        "batch_size": batch_size,
+        "seed": seed,
+        "torch_version": torch.__version__,
+        "numpy_version": numpy.__version__,
+    }
+    if skipped:
+        record["skipped"] = skipped
+    return EvalResult(values=values, record=record, seconds=time.perf_counter() - t0, skipped=skipped)
+
+
+def _inception_sha() -> str:
+    from ..networks.weights import SHA256
+
+    return SHA256
+
+
+__all__ = ["DEFAULT_METRICS", "METRICS", "NETWORKS", "EvalResult", "Metric", "Network", "evaluate",
+           "parse_metrics"]
