@@ -211,7 +211,7 @@ def test_argument_errors_come_before_torch_is_imported(argv, tmp_path):
     assert "RESULT 2 False" in p.stderr, p.stderr
 
 
-# 7. debris after a kill ------------------------------------------------------------------------------------------------
+# 7. debris after a kill ----------------------------------------------------------------------------------------------
 def test_stale_temporaries_of_the_run_are_removed_on_its_next_start(tiny_run):
     from ttur.train import load_config, train
 
@@ -347,8 +347,8 @@ def test_sweep_and_compare_state_the_thread_count_with_their_numbers(tmp_path, c
     res = sweep.run(tmp_path / "s", "quickstart", lr_d=[1e-4, 3e-4], lr_g=[1e-4], r=10, max_steps=20, progress=False,
                     train_fn=fake_train, say=lambda m: None, overrides={"threads": 3})
     assert res["threads"] == 3 and "torch threads: 3" in (tmp_path / "s" / "report.md").read_text()
-    res = compare.run(tmp_path / "c", "quickstart", orig_lr=2e-4, progress=False, train_fn=fake_train, say=lambda m: None,
-                      overrides={"threads": 2, "steps": 10})
+    res = compare.run(tmp_path / "c", "quickstart", orig_lr=2e-4, progress=False, train_fn=fake_train,
+                      say=lambda m: None, overrides={"threads": 2, "steps": 10})
     assert res["threads"] == 2 and "torch threads: 2" in (tmp_path / "c" / "report.md").read_text()
     readme = (ROOT / "README.md").read_text()
     assert re.search(r"1119 TTUR, 807 one time-scale[^|]*torch thread", readme)

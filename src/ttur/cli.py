@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     from .options import check_args
 
     flags = _option_strings(parser, args)
-    old_term = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() else None
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         check_args(args)  # every number and output path, before any command starts its work
         if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ:  # under torchrun

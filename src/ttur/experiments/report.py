@@ -221,4 +221,5 @@ def mean_std(values) -> tuple[float, float]:
     return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else float("nan")
 
 
-__all__ = ["Report", "fmt", "fmt_pm", "md_table", "mean_std", "threads_note", "torch_threads", "training_threads", "use_agg"]
+__all__ = ["Report", "fmt", "fmt_pm", "md_table", "mean_std", "threads_note", "torch_threads", "training_threads",
+           "use_agg"]

@@ -41,6 +41,7 @@ from .jsd import NgramCounts, jsd_counts, ngram_counts
 from .models import TextCritic, TextGenerator
 from .vocab import Vocab
 
+
 def _seed(*parts: int) -> int:
     return int(np.random.SeedSequence([abs(int(p)) for p in parts]).generate_state(1)[0])
 

@@ -183,7 +183,8 @@ class _Trainer:
                               torch.amp.GradScaler("cuda", enabled=cfg["amp"]), self.task.metric, dump_config(cfg))
         if saved is not None:
             self.state.load_state_dict(saved, self.ckpt_path)
-            opt.extend(self.state.step, cfg["steps"], replan=cfg["lr_decay_extend"] == "replan")  # a longer (or shorter) run: the decay goes on from here
+            # a longer (or shorter) run: a linear decay goes on from the rate reached (or is re-planned)
+            opt.extend(self.state.step, cfg["steps"], replan=cfg["lr_decay_extend"] == "replan")
         if self.main:  # the run can start: now the folder is created or changed
             out_dir.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(out_dir)
