@@ -83,7 +83,7 @@ def test_one_line_errors(small_sets, weights_env, tmp_path):
     assert_one_line_error(ttur("fid", x, x, "--batch-size", "0"), "--batch-size")
     assert_one_line_error(ttur("fid", x, x, "--kid", "--no-progress", "--dims", "64", "--kid-subset-size", "1",
                                "--skip-bad"),
-                          "KID")
+                          "--kid-subset-size: must be >= 2")  # refused when the command line is read
     np.savez(tmp_path / "nan.npz", mu=np.array([np.nan] * 64), sigma=np.eye(64))
     assert_one_line_error(ttur("fid", x, tmp_path / "nan.npz", "--dims", "64"), "NaN")
 

@@ -78,8 +78,10 @@ def test_cli_configs_lists_names(capsys):
 
 
 def test_cli_train_errors(capsys, tmp_path):
-    assert main(["train", "quickstart", "lr_d=0"]) == 2  # no --out
+    assert main(["train", "quickstart", "lr_d=1e-4"]) == 2  # no --out
     assert "ttur: error: --out" in capsys.readouterr().err
+    assert main(["train", "quickstart", "lr_d=0"]) == 2  # the config is checked first
+    assert "ttur: error: lr_d: must be positive" in capsys.readouterr().err
     assert main(["train", "quickstart", "--out", str(tmp_path / "r"), "lr_d=0"]) == 2
     assert "ttur: error: lr_d: must be positive" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "none")]) == 2

@@ -102,3 +102,37 @@ def check_positive(name: str, value, minimum: int = 1) -> None:
     if not ok:
         what = "positive" if minimum == 1 else f"at least {minimum}"
         raise InputError(f"{name}: must be {what}, got {value!r}")
+
+
+def check_output(path: str | os.PathLike, name: str, *, folder: bool = False, suffix: str | None = None) -> Path:
+    """The one check of an output path, made by every writer before its long work; returns the path
+    that will be written (``suffix`` appended when missing, as the writer does).
+
+    Refused with one line naming ``name``: an existing folder where a file is written (no silent
+    ``DIR.npz`` beside it), an existing file where a folder is written, a parent that is a file, and
+    a place this process cannot write (read-only folder or file system). Nothing is created.
+    """
+    from .errors import InputError
+
+    p = Path(path)
+    if not folder and p.is_dir():
+        raise InputError(f"{name}: {p} is a folder; give a file name (e.g. {p / ('out' + (suffix or ''))})")
+    if not folder and suffix and p.suffix != suffix:
+        p = p.with_name(p.name + suffix)
+        if p.is_dir():
+            raise InputError(f"{name}: {p} is a folder; give a file name")
+    if folder and p.exists() and not p.is_dir():
+        raise InputError(f"{name}: {p} exists and is not a folder")
+    target = p if (folder and p.is_dir()) else p.parent
+    probe = target
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise InputError(f"{name}: cannot write {p}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"{name}: cannot write {p}: {probe} is not writable")
+    if not folder and p.exists() and not os.access(p, os.W_OK):
+        raise InputError(f"{name}: cannot write {p}: the file is read-only")
+    return p

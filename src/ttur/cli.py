@@ -11,7 +11,9 @@ import argparse
 import importlib
 import os
 import re
+import signal
 import sys
+import threading
 import warnings
 
 from .errors import PeerError, TturError
@@ -55,13 +57,39 @@ def _command(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
-def _flagged(message: str, args: argparse.Namespace) -> str:
+def _option_strings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
+    """destination -> its longest option string, in the (sub)parsers of the command that ``args`` runs."""
+    out: dict[str, str] = {}
+    todo = [parser]
+    while todo:
+        p = todo.pop()
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                chosen = vars(args).get(a.dest)
+                if chosen in a.choices:
+                    todo.append(a.choices[chosen])
+            elif a.option_strings:
+                out[a.dest] = max(a.option_strings, key=len)
+    return out
+
+
+def _flagged(message: str, args: argparse.Namespace, flags: dict[str, str] | None = None) -> str:
     """``batch_size: ...`` -> ``--batch-size: ...`` (``n: ...`` -> ``-n: ...``) when the command has that option."""
     m = re.match(r"(\w+): ", message)
     name = m.group(1) if m else None
     if name is None or name not in vars(args) or name in ("command", "func", "config", "overrides"):
         return message
-    return ("-" + name if len(name) == 1 else "--" + name.replace("_", "-")) + message[len(name):]
+    flag = (flags or {}).get(name) or ("-" + name if len(name) == 1 else "--" + name.replace("_", "-"))
+    return flag + message[len(name):]
+
+
+def _terminate(signum, frame) -> None:
+    """SIGTERM ends the command as Ctrl-C does: ``finally`` blocks run and decoding workers are shut down."""
+    raise _Terminated
+
+
+class _Terminated(BaseException):
+    pass
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -76,10 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    from . import distributed as dist
+    from .options import check_args
 
+    flags = _option_strings(parser, args)
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        if dist.launched_by_torchrun():
+        check_args(args)  # every number and output path, before any command starts its work
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ:  # under torchrun
+            from . import distributed as dist
+
             dist.init_from_env(getattr(args, "device", None))
             if not dist.is_main():  # one process reports; the others only compute
                 sys.stdout = open(os.devnull, "w")  # noqa: SIM115
@@ -87,19 +121,34 @@ def main(argv: list[str] | None = None) -> int:
     except PeerError:
         return 2
     except TturError as e:
-        prefix = f"ttur: error: [rank {dist.rank()}] " if dist.is_active() else "ttur: error: "
-        print(f"{prefix}{_flagged(str(e), args)}", file=sys.stderr)
+        prefix = f"ttur: error: [rank {_dist().rank()}] " if _dist_active() else "ttur: error: "
+        print(f"{prefix}{_flagged(str(e), args, flags)}", file=sys.stderr)
         return 2
+    except _Terminated:
+        print("ttur: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("ttur: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `ttur fid ... | head`
         return 0
     finally:
-        if dist.is_active():
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+        if _dist_active():
             import torch.distributed
 
             torch.distributed.destroy_process_group()
+
+
+def _dist():
+    """:mod:`ttur.distributed` if something imported it (it imports torch: an early error need not)."""
+    return sys.modules.get("ttur.distributed")
+
+
+def _dist_active() -> bool:
+    d = _dist()
+    return d is not None and d.is_active()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..train.checkpoint import FILENAME
-from .report import Report, fmt, fmt_pm, mean_std, use_agg
+from .report import Report, fmt, fmt_pm, mean_std, threads_note, training_threads, use_agg
 
 QUICK_OVERRIDES = {"steps": 300, "fid_every": 100, "sample_every": 0, "checkpoint_every": 0, "log_every": 50}
 QUICK_IMAGE_OVERRIDES = {"fid_samples": 500, "fid_ref_samples": 1000}
@@ -253,11 +253,14 @@ def write_report(out_dir: str | Path, variants: list[Variant], metric: str, labe
     curves = [{"variant": v.name, "seed": v.cfg.get("seed", 0) + k, "step": rec["step"], "time": rec.get("time"),
                metric: rec[metric]}
               for v in variants for k, r in enumerate(v.runs) for rec in r.records if rec.get(metric) is not None]
+    threads = training_threads(variants[0].cfg if variants else None)
     results = {"experiment": "compare", "config": config, "metric": metric, "label": label, "rows": rows,
-               "curves": aggs, "seconds": seconds, "runs_dir": str(runs_dir) if runs_dir else None}
+               "curves": aggs, "seconds": seconds, "runs_dir": str(runs_dir) if runs_dir else None,
+               "threads": threads}
     with Report(out_dir, f"TTUR vs one time-scale: {config}") as rep:
         rep.text(f"Config `{config}`; metric **{label}** (`{metric}`), lower is better. Runs in "
                  f"`{runs_dir}`.\n" if runs_dir else f"Config `{config}`; metric **{label}** (`{metric}`).\n")
+        rep.text(threads_note(threads) + "\n")
         rep.table(["variant", "lr_d", "lr_g", "d_steps", "steps", "seeds", f"best {label}", "step of best",
                    f"final {label}"],
                   [[r["variant"], fmt(r["lr_d"]), fmt(r["lr_g"]), fmt(r["d_steps"]), fmt(r["steps"]), fmt(r["seeds"]),
@@ -311,6 +314,6 @@ def _main(args) -> int:
               resume=args.resume, progress=not args.no_progress)
     for r in res["rows"]:
         print(f"{r['variant']:32s} best {res['label']} {fmt_pm(r['best_mean'], r['best_std'])}  "
-              f"final {fmt_pm(r['final_mean'], r['final_std'])}")
-    print(f"report: {res['out_dir']}/report.md ({res['seconds']:.1f} s)")
+              f"final {fmt_pm(r['final_mean'], r['final_std'])}  ({res['threads']} torch threads)")
+    print(f"report: {res['out_dir']}/report.md ({res['seconds']:.1f} s, {res['threads']} torch threads)")
     return 0

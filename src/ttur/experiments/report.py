@@ -182,6 +182,20 @@ def _csv_cell(v):
     return v
 
 
+def training_threads(cfg: dict | None = None) -> int:
+    """The torch threads a training run with ``cfg`` uses: its ``threads`` key, else torch's default here."""
+    import torch
+
+    return int((cfg or {}).get("threads") or torch.get_num_threads())
+
+
+def threads_note(threads: int) -> str:
+    """What every trained number of a report is stated with: float sums over another number of threads
+    come in another order, and a GAN amplifies the difference; the same command and thread count repeat."""
+    return (f"torch threads: {threads} (the numbers repeat with the same thread count; another count "
+            f"gives other numbers: set `--set threads=N`)")
+
+
 @contextlib.contextmanager
 def torch_threads(n: int | None):
     """Temporarily limit torch's intra-op threads (small models run fastest on one thread)."""
@@ -207,4 +221,5 @@ def mean_std(values) -> tuple[float, float]:
     return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else float("nan")
 
 
-__all__ = ["Report", "fmt", "fmt_pm", "md_table", "mean_std", "torch_threads", "use_agg"]
+__all__ = ["Report", "fmt", "fmt_pm", "md_table", "mean_std", "threads_note", "torch_threads", "training_threads",
+           "use_agg"]

@@ -11,7 +11,8 @@ value at the last budget they reached), the metric against the budget for every 
 
 The runs live in ``<out>-runs/lrd<lr_d>_lrg<lr_g>/`` and are resumed through the training API
 (``train(load_config(run/"config.yaml", ["steps=2r"]), run, resume=True)``): a schedule such as
-``lr_decay`` that depends on ``steps`` is re-planned at each resume.
+``lr_decay`` that depends on ``steps`` is re-planned at each resume (the runs are made with
+``lr_decay_extend: replan``; a plain ``ttur train --resume`` continues a decay instead).
 
 Runtime: ``--quick`` (quickstart config, 3 × 2 pairs, r = 75, up to 300 steps: 975 training steps
 and 11 evaluations of FD on the shapes features) takes 3-6 minutes on two CPU cores. A full sweep
@@ -34,7 +35,7 @@ import numpy as np
 from ..errors import ConfigError, NumericalError
 from ..train.checkpoint import FILENAME
 from .compare import _objects, _overrides_dict, _plain, add_run_arguments, quick_overrides, stop_if_signalled
-from .report import Report, fmt, use_agg
+from .report import Report, fmt, threads_note, training_threads, use_agg
 
 QUICK = {"lr_d": [3e-5, 1e-4, 3e-4], "lr_g": [1e-4, 3e-4], "r": 75, "max_steps": 300}
 QUICK_OVERRIDES = {"sample_every": 0, "checkpoint_every": 0, "log_every": 25}
@@ -104,6 +105,7 @@ def run(out_dir: str | Path, config="quickstart", *, lr_d: Sequence[float] | Non
     max_steps = int(max_steps or base["steps"])
     r = int(r or max(1, max_steps // 8))
     steps = budgets(r, max_steps, eta)
+    plain.setdefault("lr_decay_extend", "replan")  # each rung re-plans the decay over its budget
     if "fid_every" not in plain or int(plain["fid_every"]) <= 0:
         plain["fid_every"] = r if base.get("fid_every", 0) <= 0 or r % base["fid_every"] else base["fid_every"]
     out_dir = Path(out_dir)
@@ -145,7 +147,8 @@ def run(out_dir: str | Path, config="quickstart", *, lr_d: Sequence[float] | Non
                "eta": eta, "best": {"lr_d": best[0], "lr_g": best[1], "value": sh["values"][best][-1],
                                     "steps": steps[len(sh["values"][best]) - 1]},
                "rows": rows, "lr_d": lr_d, "lr_g": lr_g, "runs_dir": str(runs_dir),
-               "train_steps": int(sum(steps[len(v) - 1] for v in sh["values"].values()))}
+               "train_steps": int(sum(steps[len(v) - 1] for v in sh["values"].values())),
+               "threads": training_threads({**base, **plain})}
     results["seconds"] = time.perf_counter() - t0
     with Report(out_dir, f"Learning-rate sweep by successive halving: {config}") as rep:
         rep.text(f"Config `{config}`; metric **{label}** (`{metric}`, lower is better); {len(pairs)} pairs "
@@ -153,6 +156,7 @@ def run(out_dir: str | Path, config="quickstart", *, lr_d: Sequence[float] | Non
                  f"budgets {', '.join(map(str, steps))} steps, the best 1/{eta} kept at each; "
                  f"{results['train_steps']} training steps in all (a full grid: {len(pairs) * steps[-1]}). "
                  f"Runs in `{runs_dir}`.\n")
+        rep.text(threads_note(results["threads"]) + "\n")
         rep.text(f"**Best pair: lr_d = {best[0]:g}, lr_g = {best[1]:g}** ({label} {fmt(results['best']['value'])} "
                  f"at {results['best']['steps']} steps; lr_d/lr_g = {best[0] / best[1]:.3g}).\n")
         rows_sorted = sorted(rows, key=lambda x: (-x["rungs"], x["last"]))
@@ -233,6 +237,7 @@ def _main(args) -> int:
               overrides=args.overrides, quick=args.quick, runs_dir=args.runs_dir, resume=args.resume,
               progress=not args.no_progress)
     b = res["best"]
-    print(f"best: lr_d {b['lr_d']:g}, lr_g {b['lr_g']:g}: {res['label']} {fmt(b['value'])} at {b['steps']} steps")
-    print(f"report: {res['out_dir']}/report.md ({res['seconds']:.1f} s)")
+    print(f"best: lr_d {b['lr_d']:g}, lr_g {b['lr_g']:g}: {res['label']} {fmt(b['value'])} at {b['steps']} steps "
+          f"({res['threads']} torch threads)")
+    print(f"report: {res['out_dir']}/report.md ({res['seconds']:.1f} s, {res['threads']} torch threads)")
     return 0

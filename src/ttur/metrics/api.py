@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -86,6 +87,7 @@ class FIDResult:
     seconds: float
     kid_mean: float | None = None
     kid_std: float | None = None
+    kid_subset_size: int | None = None
     isc_mean: float | None = None
     isc_std: float | None = None
     fid_bootstrap_mean: float | None = None
@@ -124,7 +126,9 @@ def fid(
 ) -> FIDResult:
     """FID between two sources (folders, zips, arrays, tensors, generators, statistics files).
 
-    With ``kid=True`` also the Kernel Inception Distance, with ``isc=True`` the Inception Score of
+    With ``kid=True`` also the Kernel Inception Distance (needs images on both sides; subsets of
+    ``kid_subset_size``, shrunk to the smaller side with a warning, the size used in ``kid_subset_size``
+    of the result), with ``isc=True`` the Inception Score of
     ``a``, with ``bootstrap=K`` the mean and standard deviation of the FID over K bootstrap
     resamples of the images. All come from one pass of each source through the network.
     ``num_samples`` (one number, or one per side): how many images a generator callable draws; an
@@ -164,8 +168,16 @@ def fid(
         seconds=0.0,
     )
     if kid:
+        n_small = min(len(ea.features), len(eb.features))
+        used = min(kid_subset_size, n_small)
+        if used < kid_subset_size:  # said, not silent: the subsets shrink to the smaller side
+            whole = " (every subset holds all images of both sides, so kid_std is 0)" if (
+                len(ea.features) == len(eb.features) == used) else ""
+            warnings.warn(f"kid_subset_size: {kid_subset_size} is more than the {n_small} images of the smaller "
+                          f"side; KID used subsets of {used}{whole}", stacklevel=2)
+        result.kid_subset_size = used
         result.kid_mean, result.kid_std = distances.kid(
-            ea.features, eb.features, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed
+            ea.features, eb.features, subsets=kid_subsets, subset_size=used, seed=seed
         )
     if isc:
         result.isc_mean, result.isc_std = distances.inception_score(ea.logits, splits=isc_splits)

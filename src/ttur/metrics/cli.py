@@ -94,7 +94,8 @@ def run_fid(args) -> int:
         line += f"  (bootstrap std {r.fid_bootstrap_std:.4g} over {args.bootstrap} resamples)"
     print(line)
     if r.kid_mean is not None:
-        print(f"KID: {r.kid_mean!r} +- {r.kid_std:.6g}")
+        shrunk = f"  (subsets of {r.kid_subset_size})" if r.kid_subset_size != args.kid_subset_size else ""
+        print(f"KID: {r.kid_mean!r} +- {r.kid_std:.6g}{shrunk}")
     if r.isc_mean is not None:
         print(f"Inception Score: {r.isc_mean!r} +- {r.isc_std:.6g}")
     return 0

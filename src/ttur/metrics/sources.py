@@ -131,18 +131,24 @@ class SequenceSource(Source):
             persistent_workers=False,
             prefetch_factor=4 if workers else None,
         )
-        for items in loader:
-            images = []
-            for _, img, err in items:
-                if err is not None:
-                    if not self.skip_bad:
-                        raise InputError(err)
-                    self.skipped += 1
-                    self.bad.append(err)
-                    continue
-                images.append(img)
-            if images:
-                yield _stack(images)
+        batches = iter(loader)
+        try:
+            for items in batches:
+                images = []
+                for _, img, err in items:
+                    if err is not None:
+                        if not self.skip_bad:
+                            raise InputError(err)
+                        self.skipped += 1
+                        self.bad.append(err)
+                        continue
+                    images.append(img)
+                if images:
+                    yield _stack(images)
+        finally:  # every exit (end, error, Ctrl-C, SIGTERM via the CLI, an abandoned pass): no worker outlives it
+            shutdown = getattr(batches, "_shutdown_workers", None)
+            if shutdown is not None:
+                shutdown()
 
 
 class GeneratorSource(Source):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._util import atomic_write
+from .._util import atomic_write, check_output
 from ..errors import NumericalError, StatsError
 
 META_KEYS = ("n", "mode", "dims", "extractor", "weights_sha256", "ttur_version")
@@ -41,9 +41,7 @@ class Stats:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``path`` (``.npz``) atomically: a crash never leaves half a file in its place."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")
+        path = check_output(path, "path", suffix=".npz")  # never DIR.npz beside an existing folder DIR
         arrays = {"mu": self.mu.astype(np.float64), "sigma": self.sigma.astype(np.float64)}
         if self.n is not None:
             arrays["n"] = np.array(self.n, dtype=np.int64)

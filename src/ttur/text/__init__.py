@@ -7,10 +7,23 @@
 - :mod:`ttur.text.task`: :class:`~ttur.text.task.TextTask`, the training loop's ``task: text``.
 """
 
-from .corpus import TextCorpus, TextStream, iter_lines
-from .jsd import NgramCounts, js_divergence, jsd_counts, ngram_counts, text_jsd
-from .models import TextCritic, TextGenerator, build_text_models
-from .vocab import Vocab
+import importlib
+
+#: public name -> module (imported on first use, so ``ttur jsd`` and config checks stay light)
+_LAZY = {
+    "TextCorpus": ".corpus", "TextStream": ".corpus", "iter_lines": ".corpus",
+    "NgramCounts": ".jsd", "js_divergence": ".jsd", "jsd_counts": ".jsd", "ngram_counts": ".jsd", "text_jsd": ".jsd",
+    "TextCritic": ".models", "TextGenerator": ".models", "build_text_models": ".models", "Vocab": ".vocab",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'ttur.text' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "NgramCounts", "TextCorpus", "TextCritic", "TextGenerator", "TextStream", "Vocab", "build_text_models",

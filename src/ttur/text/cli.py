@@ -6,8 +6,6 @@ import argparse
 import json
 
 from ..errors import InputError
-from .corpus import corpus_files, iter_lines
-from .jsd import CharTable, jsd_counts, text_ngram_counts
 
 
 def register(subparsers) -> None:
@@ -31,6 +29,9 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .corpus import corpus_files, iter_lines  # after the argument checks: corpus imports torch
+    from .jsd import CharTable, jsd_counts, text_ngram_counts
+
     if any(n < 1 for n in args.n):
         raise InputError(f"--n: n-gram orders must be positive, got {args.n}")
     if args.seq_len < 0:

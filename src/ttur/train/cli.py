@@ -74,7 +74,6 @@ def _summary(res) -> None:
 def run_train(args) -> int:
     from ..errors import ConfigError
     from .config import load_config
-    from .loop import train
 
     overrides = list(args.overrides)
     if args.device:
@@ -88,13 +87,17 @@ def run_train(args) -> int:
         if not (run / "config.yaml").is_file():
             raise ConfigError(f"--resume: {run} has no config.yaml (not a run folder)")
         cfg = load_config(run / "config.yaml", overrides)
+        from .loop import train  # heavy (torch): only once the config is checked
+
         res = train(cfg, run, resume=True, progress=not args.no_progress)
     else:
         if not args.config:
             raise ConfigError("train: give a CONFIG (see `ttur configs`) or --resume RUN_DIR")
+        cfg = load_config(args.config, overrides)
         if not args.out:
             raise ConfigError("--out: the run folder is required")
-        cfg = load_config(args.config, overrides)
+        from .loop import train
+
         res = train(cfg, Path(args.out), progress=not args.no_progress)
     _summary(res)
     return _finish(res)
@@ -111,14 +114,14 @@ def run_configs(args) -> int:
 
 
 def run_quickstart(args) -> int:
-    from .checkpoint import FILENAME
     from .config import load_config
-    from .loop import train
 
     overrides = list(args.overrides)
     if args.device:
         overrides.append(f"device={args.device}")
     cfg = load_config("quickstart", overrides)
+    from .checkpoint import FILENAME
+    from .loop import train
     out = Path(args.out)
     resume = (out / FILENAME).is_file()
     if resume:

@@ -9,12 +9,12 @@ every value. Unknown keys and bad values raise :class:`ttur.errors.ConfigError` 
 from __future__ import annotations
 
 import importlib.resources
-import math
 from pathlib import Path
 
 import yaml
 
 from ..errors import ConfigError
+from ..options import CONFIG_NUMBERS, check_config_number
 
 #: every key a config may have, with its default
 DEFAULTS: dict = {
@@ -36,6 +36,7 @@ DEFAULTS: dict = {
     "betas_d": [0.5, 0.999],
     "betas_g": [0.5, 0.999],
     "lr_decay": "none",          # none | linear (to 0 at `steps`)
+    "lr_decay_extend": "continue",  # a resume with more steps: continue (from the rate reached) | replan
     "z_dim": 100,
     "g_width": 64,               # DCGAN gf_dim / ResNet DIM of the generator
     "d_width": 64,
@@ -59,12 +60,9 @@ DEFAULTS: dict = {
 _CHOICES = {
     "loss": ("gan", "wgan-gp"),
     "lr_decay": ("none", "linear"),
+    "lr_decay_extend": ("continue", "replan"),
     "resample": ("bicubic", "bilinear", "lanczos", "box", "nearest"),
 }
-_POS_INT = ("image_size", "d_steps", "steps", "batch_size", "z_dim", "g_width", "d_width", "fid_samples",
-            "fid_ref_samples", "fid_batch_size", "sample_count")
-_NONNEG_INT = ("fid_every", "sample_every", "checkpoint_every", "log_every", "seed")
-_POS_FLOAT = ("lr_d", "lr_g")
 _BOOL = ("amp", "channels_last")
 
 
@@ -137,9 +135,9 @@ def load_config(name_or_path: str | Path | dict, overrides: list[str] | dict | N
 
 
 def _task_cls(task: str):
-    from .tasks import task_class
+    from .taskconfig import task_config  # the task's declarations only: no torch before the config is checked
 
-    return task_class(task)
+    return task_config(task)
 
 
 def task_defaults(task: str) -> dict:
@@ -148,22 +146,10 @@ def task_defaults(task: str) -> dict:
 
 
 def _num(key: str, v, kind):
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        if isinstance(v, str):
-            try:
-                v = float(v)
-            except ValueError:
-                raise ConfigError(f"{key}: expected a number, got {v!r}") from None
-        else:
-            raise ConfigError(f"{key}: expected a number, got {v!r}")
-    if kind is int:
-        if float(v) != int(v):
-            raise ConfigError(f"{key}: expected an integer, got {v!r}")
-        return int(v)
-    v = float(v)
-    if not math.isfinite(v):
-        raise ConfigError(f"{key}: must be finite, got {v!r}")
-    return v
+    """A number of a list value (betas): finite, of ``kind``."""
+    from ..options import Number, check_number
+
+    return check_number(key, v, Number(kind), error=ConfigError)
 
 
 def validate(raw: dict, where: str = "config") -> dict:
@@ -183,21 +169,9 @@ def validate(raw: dict, where: str = "config") -> dict:
     for k, choices in _CHOICES.items():
         if cfg[k] not in choices:
             raise ConfigError(f"{k}: must be one of {', '.join(choices)}, got {cfg[k]!r}")
-    for k in _POS_INT:
-        cfg[k] = _num(k, cfg[k], int)
-        if cfg[k] < 1:
-            raise ConfigError(f"{k}: must be a positive integer, got {cfg[k]}")
-    for k in _NONNEG_INT:
-        cfg[k] = _num(k, cfg[k], int)
-        if cfg[k] < 0:
-            raise ConfigError(f"{k}: must be >= 0, got {cfg[k]}")
-    for k in _POS_FLOAT:
-        cfg[k] = _num(k, cfg[k], float)
-        if cfg[k] <= 0:
-            raise ConfigError(f"{k}: must be positive, got {cfg[k]}")
-    cfg["gp_weight"] = _num("gp_weight", cfg["gp_weight"], float)
-    if cfg["gp_weight"] < 0:
-        raise ConfigError(f"gp_weight: must be >= 0, got {cfg['gp_weight']}")
+    for k in CONFIG_NUMBERS:  # the one table of numbers: finite, integral where it must be, in range
+        if k in cfg:
+            cfg[k] = check_config_number(k, cfg[k])
     for k in ("betas_d", "betas_g"):
         b = cfg[k]
         if not isinstance(b, list | tuple) or len(b) != 2:
@@ -209,11 +183,6 @@ def validate(raw: dict, where: str = "config") -> dict:
     for k in _BOOL:
         if not isinstance(cfg[k], bool):
             raise ConfigError(f"{k}: expected true or false, got {cfg[k]!r}")
-    for k in ("crop", "dataset_length", "threads"):
-        if cfg[k] is not None:
-            cfg[k] = _num(k, cfg[k], int)
-            if cfg[k] < 1:
-                raise ConfigError(f"{k}: must be a positive integer or null, got {cfg[k]}")
     if not isinstance(cfg["dataset"], str) or not cfg["dataset"]:
         raise ConfigError(f"dataset: expected a name or path, got {cfg['dataset']!r}")
     if cfg["fid_ref"] is not None and not isinstance(cfg["fid_ref"], str):

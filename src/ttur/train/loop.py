@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import signal
 import sys
 import threading
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 
 from .. import distributed as dist
-from .._util import atomic_write_text, resolve_device
+from .._util import atomic_write_text, check_output, resolve_device
 from ..errors import ConfigError, NumericalError
 from . import checkpoint as ckpt
 from . import losses, parallel
@@ -158,13 +159,12 @@ class _Trainer:
         if B % self.world:
             raise ConfigError(f"batch_size: {B} does not split evenly over {self.world} processes")
         self.ckpt_path = out_dir / ckpt.FILENAME
+        # Nothing in the run folder changes (nor is it created) until the data, the models and, on resume,
+        # the checkpoint have been loaded and checked against this config: a refused start leaves it as it was.
+        check_output(out_dir, "out", folder=True)
         saved = ckpt.load(self.ckpt_path) if resume else None
         if not resume and self.ckpt_path.exists():
             raise ConfigError(f"{out_dir}: holds a run already ({ckpt.FILENAME}); resume it or choose another folder")
-        if self.main:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(out_dir / "config.yaml", dump_config(cfg))
-        dist.barrier()
 
         _seed_all(cfg["seed"])
         self.task: Task = task_class(cfg["task"])(cfg, device, self.rank, self.world)
@@ -183,6 +183,13 @@ class _Trainer:
                               torch.amp.GradScaler("cuda", enabled=cfg["amp"]), self.task.metric, dump_config(cfg))
         if saved is not None:
             self.state.load_state_dict(saved, self.ckpt_path)
+            # a longer (or shorter) run: a linear decay goes on from the rate reached (or is re-planned)
+            opt.extend(self.state.step, cfg["steps"], replan=cfg["lr_decay_extend"] == "replan")
+        if self.main:  # the run can start: now the folder is created or changed
+            out_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(out_dir)
+            atomic_write_text(out_dir / "config.yaml", dump_config(cfg))
+        dist.barrier()
         self.Gm, self.Dm = parallel.wrap(G, D, device) if self.world > 1 else (G, D)
         self.lo, self.hi = dist.shard_range(B, self.rank, self.world)
         self.amp_ctx = (lambda: torch.autocast("cuda", dtype=torch.float16)) if cfg["amp"] else contextlib.nullcontext
@@ -349,6 +356,22 @@ class _Trainer:
             self.bar.write(msg)
         else:
             self.say(msg)
+
+
+#: the files of a run folder written under a temporary name (``atomic_write``: ``.NAME.XXXXXXXX.tmp``)
+RUN_FILES = (ckpt.FILENAME, "config.yaml", "metrics.jsonl", "metrics.csv", "fid.png")
+_STALE = re.compile("(" + "|".join(re.escape(f".{name}.") for name in RUN_FILES) + r")[a-z0-9_]{8}\.tmp")
+
+
+def remove_stale_temporaries(out_dir: Path) -> list[Path]:
+    """Remove the temporary files a killed run left (only ours, by their pattern); returns them."""
+    gone = []
+    for p in out_dir.iterdir():
+        if _STALE.fullmatch(p.name) and p.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                gone.append(p)
+    return gone
 
 
 def _ckpt_step(path: Path) -> int | str:

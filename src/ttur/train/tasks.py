@@ -15,26 +15,19 @@ from torch import nn
 
 from ..errors import ConfigError, WeightsError
 from .data import DataStream
+from .taskconfig import ImageConfig, TaskConfig
 
 
-class Task:
+class Task(TaskConfig):
     """Base class; see the module notes and the training API in the README."""
 
     name: str = "task"
     metric: str = "metric"
     metric_label: str = "metric"
-    #: values the ``model`` key may take (None: the task checks it in ``check_config``)
-    models: tuple[str, ...] | None = None
-    #: extra config keys (with defaults) that this task accepts
-    config_defaults: dict = {}
 
     def __init__(self, cfg: dict, device: torch.device, rank: int = 0, world: int = 1) -> None:
         self.cfg, self.device, self.rank, self.world = cfg, torch.device(device), rank, world
         self.notes: list[str] = []  # one-line messages the loop says once at the start
-
-    @classmethod
-    def check_config(cls, cfg: dict) -> None:
-        """Raise ConfigError for values this task cannot use."""
 
     def build_models(self) -> tuple[nn.Module, nn.Module]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -56,16 +49,10 @@ class Task:
         return None
 
 
-class ImageTask(Task):
+class ImageTask(ImageConfig, Task):
     """GAN on images: DCGAN or WGAN-GP ResNet, FID (or FD on small features) against reference statistics."""
 
     name = "image"
-    models = ("dcgan", "resnet")
-
-    @classmethod
-    def check_config(cls, cfg: dict) -> None:
-        if cfg["image_size"] not in (32, 64):
-            raise ConfigError(f"image_size: the image models are built for 32 or 64, got {cfg['image_size']}")
 
     def __init__(self, cfg: dict, device: torch.device, rank: int = 0, world: int = 1) -> None:
         super().__init__(cfg, device, rank, world)
@@ -73,6 +60,7 @@ class ImageTask(Task):
         self._extractor = None
         self._ref = None
         self.metric, self.metric_label = "fid", "FID"
+        self.dataset()  # the data first: a missing dataset is reported before missing weights
         if cfg["fid_every"] > 0:
             self._extractor = self._resolve_extractor()
             ext = self._extractor
