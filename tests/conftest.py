@@ -91,3 +91,27 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def vits14_file(fixtures_dir, tmp_path_factory) -> Path:
+    """The DINOv2 ViT-S/14 stand-in of ``fixtures/fake_weights_vit.py``, written once per session."""
+    import torch
+    import vit_common as vc
+
+    path = tmp_path_factory.mktemp("dinov2") / "dinov2_vits14_pretrain.pth"
+    torch.save(vc.fake_state(fixtures_dir, "dinov2/dinov2_vits14_keys.json"), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip_file(fixtures_dir, tmp_path_factory) -> Path:
+    """The CLIP stand-in in OpenAI's dtype (float16 ``visual.*``, as ``fake_weights_vit.py --half``),
+    written once per session (1.2 GB of values to generate: about 20 s)."""
+    import torch
+    import vit_common as vc
+
+    sd = {k: v.half() for k, v in vc.fake_state(fixtures_dir, "clip/clip_vitl14_336_openai_visual_keys.json").items()}
+    path = tmp_path_factory.mktemp("clip") / "ViT-L-14-336px.pth"
+    torch.save(sd, path)
+    return path

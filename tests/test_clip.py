@@ -35,15 +35,6 @@ def clip_golden(clip_dir) -> dict:
 
 
 @pytest.fixture(scope="session")
-def clip_file(fixtures_dir, tmp_path_factory):
-    """The stand-in in OpenAI's layout and dtype (``visual.*``, float16), as ``fake_weights_vit.py --half``."""
-    sd = {k: v.half() for k, v in vc.fake_state(fixtures_dir, OPENAI_KEYS).items()}
-    path = tmp_path_factory.mktemp("clip") / "ViT-L-14-336px.pth"
-    torch.save(sd, path)
-    return path
-
-
-@pytest.fixture(scope="session")
 def clip_model(clip_file):
     return clip.load_model(clip_file)
 

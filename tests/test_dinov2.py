@@ -35,13 +35,6 @@ def dino_golden(dino_dir) -> dict:
 
 
 @pytest.fixture(scope="session")
-def vits14_file(fixtures_dir, tmp_path_factory):
-    path = tmp_path_factory.mktemp("dinov2") / "dinov2_vits14_pretrain.pth"
-    torch.save(vc.fake_state(fixtures_dir, "dinov2/dinov2_vits14_keys.json"), path)
-    return path
-
-
-@pytest.fixture(scope="session")
 def vits14(vits14_file):
     return dinov2.load_model(vits14_file)
 

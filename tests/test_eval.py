@@ -25,22 +25,6 @@ from ttur.metrics.stats import Stats
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="session")
-def vits14_file(fixtures_dir, tmp_path_factory):
-    path = tmp_path_factory.mktemp("dinov2_eval") / "dinov2_vits14_pretrain.pth"
-    torch.save(vc.fake_state(fixtures_dir, "dinov2/dinov2_vits14_keys.json"), path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def clip_file(fixtures_dir, tmp_path_factory):
-    """The CLIP stand-in in OpenAI's dtype (float16 ``visual.*``), as ``fake_weights_vit.py --half``."""
-    sd = {k: v.half() for k, v in vc.fake_state(fixtures_dir, "clip/clip_vitl14_336_openai_visual_keys.json").items()}
-    path = tmp_path_factory.mktemp("clip_eval") / "ViT-L-14-336px.pth"
-    torch.save(sd, path)
-    return path
-
-
 def _subset(fixtures_dir, tmp_path, name: str, n: int):
     d = tmp_path / f"{name}{n}"
     d.mkdir()

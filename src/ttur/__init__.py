@@ -7,8 +7,7 @@ NeurIPS 2017. The public names below are imported on first use, so ``import ttur
 
 from __future__ import annotations
 
-import importlib
-
+from ._util import lazy_attributes
 from .errors import ConfigError, InputError, NumericalError, StatsError, TturError, WeightsError
 
 __version__ = "0.1.0"
@@ -32,13 +31,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ttur' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import operator
 import os
 import tempfile
@@ -136,3 +137,18 @@ def check_output(path: str | os.PathLike, name: str, *, folder: bool = False, su
     if not folder and p.exists() and not os.access(p, os.W_OK):
         raise InputError(f"{name}: cannot write {p}: the file is read-only")
     return p
+
+
+def lazy_attributes(package: str, table: dict[str, str], namespace: dict):
+    """A module ``__getattr__`` that imports each public name of ``table`` (name -> module, absolute
+    or relative to ``package``) on first use and keeps it in ``namespace`` (the module's globals)."""
+
+    def __getattr__(name: str):
+        module = table.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module, package), name)
+        namespace[name] = value
+        return value
+
+    return __getattr__

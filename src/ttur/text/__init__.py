@@ -7,7 +7,7 @@
 - :mod:`ttur.text.task`: :class:`~ttur.text.task.TextTask`, the training loop's ``task: text``.
 """
 
-import importlib
+from .._util import lazy_attributes
 
 #: public name -> module (imported on first use, so ``ttur jsd`` and config checks stay light)
 _LAZY = {
@@ -17,12 +17,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'ttur.text' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 __all__ = [
