@@ -103,9 +103,10 @@ def fid_infinity(
     fa = np.asarray(features_a, np.float64)
     if fa.ndim != 2:
         raise InputError(f"features_a: expected an (N, dims) array, got shape {fa.shape}")
-    fb = None
+    fb = rows_b = None
     if hasattr(b, "mu") and hasattr(b, "sigma"):
         mu_b, sigma_b, n_b = np.asarray(b.mu, np.float64), np.asarray(b.sigma, np.float64), getattr(b, "n", None)
+        rows_b = getattr(b, "features", None)  # kept by a pass with no more rows than dimensions: B factored once
     elif isinstance(b, tuple) and len(b) == 2:
         mu_b, sigma_b, n_b = np.asarray(b[0], np.float64), np.asarray(b[1], np.float64), None
     else:
@@ -127,7 +128,7 @@ def fid_infinity(
         sa = fa[rng.permutation(fa.shape[0])[:n]]
         mu_a, sigma_a = _moments(sa)
         if fb is None:
-            fids.append(frechet_distance(mu_a, sigma_a, mu_b, sigma_b, n1=n, n2=n_b, features1=sa))
+            fids.append(frechet_distance(mu_a, sigma_a, mu_b, sigma_b, n1=n, n2=n_b, features1=sa, features2=rows_b))
         else:
             sb = fb[rng.permutation(fb.shape[0])[:n]]
             mu, sigma = _moments(sb)
