@@ -78,6 +78,18 @@ def test_prdc_needs_images_as_b(fixtures_dir, weights_env, tmp_path, capsys):
     rows = np.random.default_rng(0).normal(size=(8, 2048))
     Stats(rows.mean(0), np.cov(rows, rowvar=False), 8, {"extractor": "inception", "mode": "tf", "dims": 2048}).save(b)
     capsys.readouterr()
-    rc = main(["eval", str(fixtures_dir / "images" / "a"), str(b), "--metrics", "prdc", "--no-progress"])  # refused before any pass
+    # refused before any pass
+    rc = main(["eval", str(fixtures_dir / "images" / "a"), str(b), "--metrics", "prdc", "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2 and "prdc: needs images as B, not a statistics file" in err
+
+
+def test_text_lines():
+    from ttur.metrics.eval_cli import _lines
+
+    v = {"precision": 0.5, "recall": 0.25, "density": 0.75, "coverage": 1.0, "fid_inf": 3.5,
+         "fid_inf_stderr": 0.125, "fid_inf_residual_std": 0.2}
+    lines = _lines(v, {})
+    assert lines[:3] == ["Precision (k=3): 0.5  Recall (k=3): 0.25", "Density (k=5): 0.75  Coverage (k=5): 1.0",
+                         "FID_inf: 3.5 +- 0.125 (intercept's standard error)"]
+    assert lines[3] == "fid_inf_residual_std: 0.2"

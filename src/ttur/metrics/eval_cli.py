@@ -55,7 +55,8 @@ def _lines(v: dict, record: dict) -> list[str]:
         out.append(f"Density (k=5): {v['density']!r}  Coverage (k=5): {v['coverage']!r}")
     if "fid_inf" in v:
         se = v.get("fid_inf_stderr")
-        out.append(f"FID_inf: {v['fid_inf']!r}" + (f" +- {se:.6g} (intercept's standard error)" if se is not None else ""))
+        err = f" +- {se:.6g} (intercept's standard error)" if se is not None else ""
+        out.append(f"FID_inf: {v['fid_inf']!r}{err}")
     if "fd_dinov2" in v:
         net = record["networks"]["dinov2"]
         out.append(f"FD_DINOv2 ({net['name']}, {net['mode']}): {v['fd_dinov2']!r}")
