@@ -93,3 +93,17 @@ def test_text_lines():
     assert lines[:3] == ["Precision (k=3): 0.5  Recall (k=3): 0.25", "Density (k=5): 0.75  Coverage (k=5): 1.0",
                          "FID_inf: 3.5 +- 0.125 (intercept's standard error)"]
     assert lines[3] == "fid_inf_residual_std: 0.2"
+
+
+def test_fid_note_says_what_it_does():
+    from ttur.metrics.evaluate import Side, _fid_note
+
+    def side(n, d=2048):
+        return Side(Stats(np.zeros(d), np.eye(d), n), None)
+
+    assert _fid_note(side(5000), side(5000), None) is None
+    line = _fid_note(side(5000), side(10000), None)
+    assert line.startswith("fid: the sides differ in N (A 5000, B 10000)") and "\n" not in line
+    line = _fid_note(side(100), side(3000), None)
+    assert "A has 100 images, fewer than the 2048 feature dimensions" in line and "differ in N" in line
+    assert _fid_note(side(100, 8), side(None, 8), None) is None  # a file without a count: nothing to say
