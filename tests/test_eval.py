@@ -139,20 +139,21 @@ def test_evaluate_api_equals_fid_api(fixtures_dir, weights_env, tmp_path, monkey
     passes = []
     real = extract_mod.extract
     monkeypatch.setattr(extract_mod, "extract", lambda src, ext, **kw: passes.append(ext.name) or real(src, ext, **kw))
-    r = ttur.evaluate(a, b, metrics=["fid", "kid", "isc"], kid_subset_size=4, isc_splits=2,
+    r = ttur.evaluate(a, b, metrics=["fid", "kid", "isc", "prdc", "fid_inf"], kid_subset_size=4, isc_splits=2,
                       progress=False)
     assert passes == ["inception", "inception"]  # one pass per source, every Inception metric from it
     monkeypatch.setattr(extract_mod, "extract", real)
     ref = ttur.fid(a, b, kid=True, kid_subset_size=4, progress=False)
     assert r["fid"] == ref.fid and r.kid_mean == ref.kid_mean and r.kid_std == ref.kid_std
     d = r.to_dict()
-    assert set(d) == {"fid", "kid_mean", "kid_std", "isc_mean", "isc_std", "record"}
+    assert set(d) == {"fid", "kid_mean", "kid_std", "isc_mean", "isc_std", "precision", "recall", "density",
+                      "coverage", "fid_inf", "fid_inf_stderr", "fid_inf_residual_std", "record"}
 
 
 def test_unknown_metric_is_one_line(fixtures_dir, capsys):
     images = fixtures_dir / "images"
     line = _one_line_error(capsys, [images / "a", images / "b", "--metrics", "fid,fdd"], "fdd")
-    for known in ("fid", "kid", "isc", "fd_dinov2", "cmmd"):
+    for known in ("fid", "kid", "isc", "prdc", "fid_inf", "fd_dinov2", "cmmd"):
         assert known in line
 
 

@@ -10,7 +10,8 @@ def register(sub) -> None:
     from .evaluate import DEFAULT_METRICS, METRICS
 
     p = sub.add_parser(
-        "eval", help="several metrics (FID, KID, IS, FD_DINOv2, CMMD) from one pass per network",
+        "eval", help="several metrics (FID, KID, IS, precision/recall/density/coverage, FID∞, FD_DINOv2, CMMD) "
+                        "from one pass per network",
         description="Metrics between A (the generated images) and B (the reference images, or a "
         "statistics file for fid / fd_dinov2), each source read once per feature network. Metrics: "
         + ", ".join(f"{k} ({m.network})" for k, m in METRICS.items()) + ".",
@@ -33,7 +34,7 @@ def register(sub) -> None:
     p.add_argument("--num-workers", type=int, default=None, help="decoding processes (default: 0 for small sets)")
     p.add_argument("--batch-size", type=int, default=50, help="images per network batch (50)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the KID subsets")
+    p.add_argument("--seed", type=int, default=0, help="seed of the KID subsets and the FID∞ sub-samples")
     p.add_argument("--skip-bad", action="store_true", help="skip corrupt images (counted) instead of stopping")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print one JSON object (the numbers and a record)")
@@ -49,12 +50,20 @@ def _lines(v: dict, record: dict) -> list[str]:
         out.append(f"KID: {v['kid_mean']!r} +- {v['kid_std']:.6g}")
     if "isc_mean" in v:
         out.append(f"Inception Score: {v['isc_mean']!r} +- {v['isc_std']:.6g}")
+    if "precision" in v:
+        out.append(f"Precision (k=3): {v['precision']!r}  Recall (k=3): {v['recall']!r}")
+        out.append(f"Density (k=5): {v['density']!r}  Coverage (k=5): {v['coverage']!r}")
+    if "fid_inf" in v:
+        se = v.get("fid_inf_stderr")
+        err = f" +- {se:.6g} (intercept's standard error)" if se is not None else ""
+        out.append(f"FID_inf: {v['fid_inf']!r}{err}")
     if "fd_dinov2" in v:
         net = record["networks"]["dinov2"]
         out.append(f"FD_DINOv2 ({net['name']}, {net['mode']}): {v['fd_dinov2']!r}")
     if "cmmd" in v:
         out.append(f"CMMD: {v['cmmd']!r}")
-    shown = {"fid", "kid_mean", "kid_std", "isc_mean", "isc_std", "fd_dinov2", "cmmd"}
+    shown = {"fid", "kid_mean", "kid_std", "isc_mean", "isc_std", "fd_dinov2", "cmmd", "precision", "recall",
+             "density", "coverage", "fid_inf", "fid_inf_stderr"}
     out += [f"{k}: {x!r}" for k, x in v.items() if k not in shown]  # metrics added later
     return out
 
@@ -68,6 +77,8 @@ def run_eval(args) -> int:
         batch_size=args.batch_size, device=args.device, num_workers=args.num_workers, seed=args.seed,
         skip_bad=args.skip_bad, progress=not args.no_progress,
     )
+    for line in r.notes:
+        print(f"ttur: note: {line}", file=sys.stderr)
     for side, k in r.skipped.items():
         print(f"ttur: skipped {k} unreadable image{'s' if k > 1 else ''} in {side.upper()}", file=sys.stderr)
     if args.json:

@@ -166,6 +166,59 @@ def _isc(a: Side, b: Side | None, o: Options) -> dict:
     return {"isc_mean": m, "isc_std": s}
 
 
+def _prdc(a: Side, b: Side, o: Options) -> dict:
+    from .manifold import K_DENSITY_COVERAGE, K_PRECISION_RECALL, manifold_metrics
+
+    # B (the reference) is the real set, A (generated) the fake one
+    out = manifold_metrics(b.features, a.features, k_pr=K_PRECISION_RECALL, k_dc=K_DENSITY_COVERAGE,
+                           device=o.device)
+    out["_record"] = {"k_precision_recall": K_PRECISION_RECALL, "k_density_coverage": K_DENSITY_COVERAGE,
+                      "dtype": "float64", "real": "B", "fake": "A"}
+    return out
+
+
+def _fid_inf(a: Side, b: Side, o: Options) -> dict:
+    from .extrapolate import fid_infinity
+
+    r = fid_infinity(a.features, b.stats, seed=o.seed)  # the paper's setup: A sub-sampled, B's full statistics
+    out = {"fid_inf": r.fid_inf, "fid_inf_stderr": r.stderr, "fid_inf_residual_std": r.residual_std,
+           "_record": {"sizes": r.sizes, "fids": r.fids, "slope": r.slope, "subsampled": r.subsampled}}
+    dims, n_b = a.stats.dims, b.stats.n
+    said = []
+    if r.sizes[0] < dims:
+        se = f" (fid_inf_stderr {r.stderr:.3g})" if r.stderr is not None else ""
+        said.append(f"its sub-samples of A ({r.sizes[0]} to {r.sizes[-1]} images) are below the {dims} feature "
+                    f"dimensions, where FID_N is not yet linear in 1/N: the line extrapolates from afar{se}")
+    if n_b is not None and n_b != a.stats.n:
+        said.append(f"B's statistics come from all its {n_b} images against A's up to {r.sizes[-1]}: only A's "
+                    "finite-sample bias is extrapolated away, B's stays in the number")
+    if said:
+        out["_note"] = "fid_inf: " + "; ".join(said)
+    return out
+
+
+def _fid_note(a: Side, b: Side, o: Options) -> str | None:
+    """One line when FID's bias makes the number hard to compare: N below the dimension, or unequal N."""
+    dims, na, nb = a.stats.dims, a.stats.n, b.stats.n
+    said = []
+    low = [f"{x} has {n}" for x, n in (("A", na), ("B", nb)) if n is not None and n < dims]
+    if low:
+        said.append(f"{' and '.join(low)} images, fewer than the {dims} feature dimensions: the covariance is "
+                    "singular and FID is biased upward by a term that falls as 1/N (fid_inf extrapolates it away)")
+    if na is not None and nb is not None and na != nb:
+        said.append(f"the sides differ in N (A {na}, B {nb}): the bias depends on both counts, so the number "
+                    "compares only with FIDs at the same two counts")
+    return ("fid: " + "; ".join(said)) if said else None
+
+
+def _fid(a: Side, b: Side, o: Options) -> dict:
+    out = _fd("fid")(a, b, o)
+    note = _fid_note(a, b, o)
+    if note:
+        out["_note"] = note
+    return out
+
+
 def _cmmd(a: Side, b: Side, o: Options) -> dict:
     from .cmmd import cmmd
 
@@ -177,11 +230,17 @@ _S, _F, _L, _0 = frozenset({STATS}), frozenset({FEATURES}), frozenset({LOGITS}),
 #: every metric ``ttur eval --metrics`` knows, by name
 METRICS: dict[str, Metric] = {
     "fid": Metric("inception", _S, _S, ("fid",),
-                  "bioinf-jku/TTUR (TensorFlow FID; same numbers as `ttur fid`)", _fd("fid")),
+                  "bioinf-jku/TTUR (TensorFlow FID; same numbers as `ttur fid`)", _fid),
     "kid": Metric("inception", _F, _F, ("kid_mean", "kid_std"),
                   "Binkowski et al. 2018 (KID, as `ttur fid --kid`)", _kid),
     "isc": Metric("inception", _L, _0, ("isc_mean", "isc_std"),
                   "openai/improved-gan (Inception Score of A, as `ttur fid --isc`)", _isc),
+    "prdc": Metric("inception", _F, _F, ("precision", "recall", "density", "coverage"),
+                   "clovaai/generative-evaluation-prdc (`prdc` package; precision/recall at k = 3 as "
+                   "Kynkaanniemi et al. 2019, density/coverage at k = 5 as Naeem et al. 2020)", _prdc),
+    "fid_inf": Metric("inception", _F, _S, ("fid_inf", "fid_inf_stderr", "fid_inf_residual_std"),
+                      "mchong6/FID_IS_infinity (FID at 15 sizes of A against B's statistics, linear in 1/N)",
+                      _fid_inf),
     "fd_dinov2": Metric("dinov2", _S, _S, ("fd_dinov2",),
                         "NVlabs/edm2 calculate_metrics.py (mode edm2) / layer6ai-labs/dgm-eval (dgm-eval, "
                         "dgm-eval-clean)", _fd("fd_dinov2")),
@@ -222,6 +281,8 @@ class EvalResult:
     record: dict
     seconds: float = 0.0
     skipped: dict = field(default_factory=dict)
+    #: one line per metric whose number needs a word of caution (``ttur eval`` prints them to stderr)
+    notes: list = field(default_factory=list)
 
     def __getitem__(self, key: str) -> float:
         return self.values[key]
@@ -283,7 +344,8 @@ def evaluate(
 ) -> EvalResult:
     """Metrics between A (generated) and B (reference) from one pass of each source per network.
 
-    ``metrics``: names of :data:`METRICS` (``fid``, ``kid``, ``isc``, ``fd_dinov2``, ``cmmd``), as a
+    ``metrics``: names of :data:`METRICS` (``fid``, ``kid``, ``isc``, ``prdc``, ``fid_inf``, ``fd_dinov2``,
+    ``cmmd``), as a
     list or a comma-separated string; default ``fid``. ``weights``: the Inception weights;
     ``dinov2_weights`` / ``clip_weights``: those files (else ``$TTUR_DINOV2_WEIGHTS`` /
     ``$TTUR_CLIP_WEIGHTS``, ttur's cache, the torch hub or CLIP folder, a download unless
@@ -347,6 +409,8 @@ def evaluate(
     record_nets: dict = {}
     counts: dict = {}
     skipped: dict = {}
+    notes: list[str] = []
+    details: dict = {}
     for net, p in plan.items():
         ext = extractors.get(net)
         sides: dict[str, Side | None] = {}
@@ -375,7 +439,12 @@ def evaluate(
             check_meta(sides["a"].stats.dims, sides["a"].stats.meta, sides["b"].stats.dims, sides["b"].stats.meta,
                        ("A", "B"))
         for n in users[net]:
-            values.update(METRICS[n].compute(sides["a"], sides["b"], o))
+            got = METRICS[n].compute(sides["a"], sides["b"], o)
+            if "_note" in got:
+                notes.append(got.pop("_note"))
+            if "_record" in got:
+                details[n] = got.pop("_record")
+            values.update(got)
         name, mode, dims = NETWORKS[net].expected(o)
         entry = {"name": name, "mode": mode, "dims": dims, "metrics": users[net]}
         if ext is not None:
@@ -406,7 +475,11 @@ def evaluate(
     }
     if skipped:
         record["skipped"] = skipped
-    return EvalResult(values=values, record=record, seconds=time.perf_counter() - t0, skipped=skipped)
+    if details:
+        record["metric_details"] = details
+    if notes:
+        record["notes"] = notes
+    return EvalResult(values=values, record=record, seconds=time.perf_counter() - t0, skipped=skipped, notes=notes)
 
 
 def _inception_sha() -> str:
