@@ -134,6 +134,15 @@ def test_rows_kept_only_up_to_the_dimension():
     assert acc.stats().features is None  # 9 rows > 8 dimensions: dropped, for good
     acc.update(torch.randn(1, 8, dtype=torch.float64))
     assert acc.stats().features is None and acc.n == 10
+    # merging keeps the rows of both while there are no more than the dimensions
+    a, b = StatsAccumulator(8), StatsAccumulator(8)
+    x = torch.randn(6, 8, dtype=torch.float64)
+    a.update(x[:3])
+    b.update(x[3:])
+    a.merge(b)
+    assert torch.equal(torch.from_numpy(a.stats().features), x)
+    a.merge(b)  # 9 rows > 8: dropped
+    assert a.stats().features is None and a.n == 9
 
 
 # ----------------------------------------------------------------------------------------------

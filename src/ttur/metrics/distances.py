@@ -179,8 +179,6 @@ def frechet_distance(mu1, sigma1, mu2=None, sigma2=None, *, n1: int | None = Non
 
 def frechet_distance_sqrtm(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     """The original formula with ``scipy.linalg.sqrtm`` (bioinf-jku/TTUR, pytorch-fid); for comparison only."""
-    from scipy import linalg
-
     diff = mu1 - mu2
     with np.errstate(all="ignore"):
         covmean = linalg.sqrtm(sigma1.dot(sigma2))

@@ -134,16 +134,13 @@ class StatsAccumulator:
         mb = x.mean(0)
         xc = x - mb
         self._merge(nb, mb, xc.t() @ xc)
-        if self._rows is not None:
-            self._keep(x.cpu())
+        if self._rows is not None:  # no copy off the device once the rows are dropped
+            self._keep([x.cpu()])
 
-    def _keep(self, rows: torch.Tensor | None) -> None:
-        if self._rows is None:
-            return
-        if rows is None or self.n > self.dims:
-            self._rows = None
-        else:
-            self._rows.append(rows)
+    def _keep(self, rows: list[torch.Tensor] | None) -> None:
+        """Add ``rows`` (None: not known) to the kept ones, or drop them all past ``dims`` rows."""
+        if self._rows is not None:
+            self._rows = None if rows is None or self.n > self.dims else self._rows + rows
 
     def _merge(self, nb: int, mb: torch.Tensor, m2b: torch.Tensor) -> None:
         n = self.n + nb
@@ -155,8 +152,7 @@ class StatsAccumulator:
     def merge(self, other: StatsAccumulator) -> None:
         if other.n:
             self._merge(other.n, other.mean.to(self.mean.device), other.m2.to(self.m2.device))
-            self._keep(None if other._rows is None else torch.cat([r for r in other._rows] or
-                                                                   [torch.zeros(0, self.dims, dtype=torch.float64)]))
+            self._keep(other._rows)
 
     def all_reduce(self) -> None:
         """Combine the accumulators of all ranks of the process group (in place, on every rank).
