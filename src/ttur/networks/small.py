@@ -10,6 +10,7 @@ a fraction of a second, but they are not FID and are not comparable with publish
 
 from __future__ import annotations
 
+import importlib
 import io
 from importlib import resources
 from pathlib import Path
@@ -21,12 +22,13 @@ from .._util import atomic_write, sha256_file
 from ..errors import InputError, WeightsError
 from .base import ModuleExtractor
 
-#: bundled extractors: name -> (weights file in ttur/data, its SHA-256, the script that trained it)
-BUNDLED: dict[str, tuple[str, str, str]] = {
+#: bundled extractors: name -> (weights file in ttur/data, its SHA-256, the script that trained it,
+#: the network class as "module:Class" within ttur.networks, imported when the network is built)
+BUNDLED: dict[str, tuple[str, str, str, str]] = {
     "shapes": ("shapes_features.pt", "958333e0c7217af7d914af201cf0596fe03768b3f76c4a83ba9bad9a0ec28715",
-               "scripts/train_small_features.py"),
+               "scripts/train_small_features.py", ".small:ShapesNet"),
     "cifar10": ("cifar10_features.pt", "84178b6c779618644252c9ef45de06b57fe0000124a48ac6311faaae5fed0206",
-                "scripts/train_cifar10_features.py"),
+                "scripts/train_cifar10_features.py", ".cifar10:Cifar10Net"),
 }
 #: name -> (weights file, SHA-256)
 KNOWN: dict[str, tuple[str, str]] = {k: v[:2] for k, v in BUNDLED.items()}
@@ -97,11 +99,8 @@ def save_weights(model: ShapesNet, path: str | Path, info: dict | None = None) -
 
 
 def _network(name: str, widths: tuple[int, ...]) -> nn.Module:
-    if name == "cifar10":
-        from .cifar10 import Cifar10Net
-
-        return Cifar10Net(widths)
-    return ShapesNet(widths)
+    module, cls = BUNDLED[name][3].split(":")
+    return getattr(importlib.import_module(module, __package__), cls)(widths)
 
 
 def load_bundled_net(name: str, path: str | Path | None = None, check_hash: bool = True) -> tuple[nn.Module, dict]:
@@ -111,7 +110,7 @@ def load_bundled_net(name: str, path: str | Path | None = None, check_hash: bool
     unreadable file raises :class:`~ttur.errors.WeightsError`.
     """
     _check_name(name)
-    file, sha, script = BUNDLED[name]
+    file, sha, script, _ = BUNDLED[name]
     p = Path(path) if path is not None else weights_path(name)
     if not p.is_file():
         raise WeightsError(f"{p}: the {name} feature extractor's weights are missing (reinstall ttur, or run {script})")
