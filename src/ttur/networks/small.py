@@ -110,7 +110,7 @@ def load_bundled_net(name: str, path: str | Path | None = None, check_hash: bool
     unreadable file raises :class:`~ttur.errors.WeightsError`.
     """
     _check_name(name)
-    file, sha, script, _ = BUNDLED[name]
+    _, sha, script, _ = BUNDLED[name]
     p = Path(path) if path is not None else weights_path(name)
     if not p.is_file():
         raise WeightsError(f"{p}: the {name} feature extractor's weights are missing (reinstall ttur, or run {script})")
