@@ -14,6 +14,7 @@ continue bit for bit, saved and restored by one object so the two cannot drift a
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import re
 import signal
@@ -36,6 +37,8 @@ from .logs import MetricsLog
 from .optim import make_optimizers
 from .plots import plot_metric
 from .tasks import Task, task_class
+
+DIVERGED = "diverged.json"  # written into the run folder when the losses became NaN or infinite
 
 
 @dataclass
@@ -188,6 +191,7 @@ class _Trainer:
         if self.main:  # the run can start: now the folder is created or changed
             out_dir.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(out_dir)
+            (out_dir / DIVERGED).unlink(missing_ok=True)  # this attempt starts from the last good checkpoint
             atomic_write_text(out_dir / "config.yaml", dump_config(cfg))
         dist.barrier()
         self.Gm, self.Dm = parallel.wrap(G, D, device) if self.world > 1 else (G, D)
@@ -301,8 +305,12 @@ class _Trainer:
         what = "loss_d" if not math.isfinite(loss_d) else "loss_g"
         kept = (f"the last good checkpoint (step {_ckpt_step(self.ckpt_path)}) is kept" if self.ckpt_path.is_file()
                 else "no checkpoint was written before")
-        raise NumericalError(f"{what} is {loss_d if what == 'loss_d' else loss_g} at step {self.state.step}; "
-                             f"training stopped, {kept} in {self.out_dir}")
+        msg = (f"{what} is {loss_d if what == 'loss_d' else loss_g} at step {self.state.step}; "
+               f"training stopped, {kept} in {self.out_dir}")
+        if self.main:  # experiments that resume a folder read this instead of training into the same NaN again
+            atomic_write_text(self.out_dir / DIVERGED, json.dumps({"step": self.state.step, "what": what,
+                                                                    "message": msg}) + "\n")
+        raise NumericalError(msg)
 
     def evaluate_and_log(self, loss_d: float, loss_g: float, last: bool, callbacks) -> bool:
         """Log (and evaluate) when due; False when a callback asks to stop."""
@@ -314,8 +322,10 @@ class _Trainer:
                "lr_d": st.opt.lr_d, "lr_g": st.opt.lr_g, "it_s": round(self.n_train / max(self.t_train, 1e-9), 3)}
         self.t_train, self.n_train = 0.0, 0
         if eval_now:
+            t_eval = time.perf_counter()
             values = task.evaluate(st.G, st.step, self.out_dir)
             rec.update(values)
+            rec["eval_s"] = round(time.perf_counter() - t_eval, 3)  # the cost of monitoring, part of "time"
             v = values.get(task.metric)
             if v is not None:
                 st.record(v)
