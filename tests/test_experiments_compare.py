@@ -63,7 +63,8 @@ def test_report_from_synthetic_text_runs(tmp_path):
                            [_Res(_records([0.7, 0.5, 0.38], "jsd4")), _Res(_records([0.7, 0.5, 0.4], "jsd4"))])
     res = compare.write_report(tmp_path / "c", [ttur, orig], "jsd4", "JSD (4-gram)", config="lang")
     md = (tmp_path / "c" / "report.md").read_text()
-    assert "JSD (4-gram)" in md and "Lower best JSD (4-gram): **TTUR**" in md
+    assert "JSD (4-gram)" in md and "no difference in best JSD (4-gram) resolved at 2 + 2 seeds" in md
+    assert "| orig | best | -0.03 | [" in md  # TTUR minus orig, mean best 0.36 - 0.39
     assert (tmp_path / "c" / "compare_metric.png").stat().st_size > 0
     rows = {r["variant"]: r for r in res["rows"]}
     assert rows["TTUR"]["best_mean"] == pytest.approx(0.36)
@@ -109,3 +110,95 @@ def test_compare_end_to_end(tmp_path):
 def test_compare_cli_errors(capsys):
     assert main(["experiment", "compare", "quickstart", "--no-progress"]) == 2
     assert "counterpart" in capsys.readouterr().err
+
+
+def test_significance_known_values():
+    from ttur.experiments.significance import bootstrap_ci, permutation_pvalue
+
+    a, b = [1.0, 2.0, 3.0, 4.0, 5.0], [11.0, 12.0, 13.0, 14.0, 15.0]
+    d, lo, hi = bootstrap_ci(a, b)
+    assert d == -10 and -12.5 < lo < -10 < hi < -7.5
+    # complete separation of 5 + 5 seeds: only the observed split and its mirror are as extreme, 2 / C(10, 5)
+    assert permutation_pvalue(a, b) == pytest.approx(2 / 252)
+    assert permutation_pvalue(a, a) == 1.0
+    assert permutation_pvalue([1.0, 3.0], [2.0, 4.0]) == pytest.approx(4 / 6)  # |diff| >= 1 in 4 of 6 splits
+    # large arms: Monte Carlo, the observed split counted (never 0)
+    rng = __import__("numpy").random.default_rng(0)
+    p = permutation_pvalue(rng.normal(0, 1, 30), rng.normal(3, 1, 30), samples=2000)
+    assert 0 < p <= 1 / 2001 + 1e-12
+    assert math.isnan(permutation_pvalue([], [1.0])) and math.isnan(bootstrap_ci([math.nan], [1.0])[0])
+
+
+def test_seed_status_and_costs():
+    ok = _Res(_records([50, 30, 40]))
+    assert compare.seed_status(ok, "jsd4") == "ok"
+    col = _Res(_records([50, 10, 25], "fid"))
+    assert compare.seed_status(col, "fid") == "collapsed"  # 25 > 2 x 10
+    nan = _Res(_records([50, math.nan], "fid"))
+    assert compare.seed_status(nan, "fid") == "diverged"
+    div = compare.RunOutcome(Path("x"), _records([50, 30], "fid"), diverged="loss_d is nan at step 150")
+    assert compare.seed_status(div, "fid") == "diverged"
+    recs = [{"step": 100, "time": 10.0, "fid": 5, "eval_s": 1.0}, {"step": 200, "time": 20.0, "fid": 4, "eval_s": 2.0}]
+    assert compare.monitoring_cost(_Res(recs)) == (3.0, 20.0)
+    assert math.isnan(compare.monitoring_cost(_Res(_records([1.0])))[0])
+
+
+def test_several_one_time_scale_arms():
+    v = compare.make_variants("dcgan-cifar10-ttur", orig_lr=[1e-4, 5e-4], overrides=["dataset=shapes"])
+    assert [x.tag for x in v] == ["ttur", "orig-lr0.0001", "orig-lr0.0005"]
+    assert [(x.cfg["lr_d"], x.cfg["lr_g"]) for x in v] == [(1e-4, 5e-4), (1e-4, 1e-4), (5e-4, 5e-4)]
+    with pytest.raises(ConfigError, match="same learning rates"):
+        compare.make_variants("dcgan-cifar10-ttur", orig_lr=[1e-4, 1e-4])
+
+
+def test_report_three_arms_with_a_diverged_seed(tmp_path):
+    cfg = {"lr_d": 1e-4, "lr_g": 5e-4, "d_steps": 1, "steps": 300, "seed": 0}
+    ttur = compare.Variant("TTUR", cfg, [_Res(_records([60, 30 + k, 32 + k], "fid")) for k in range(5)], tag="ttur")
+    slow = compare.Variant("orig lr 0.0001", cfg | {"lr_g": 1e-4},
+                           [_Res(_records([70, 50 + k, 52 + k], "fid")) for k in range(5)], tag="orig-lr0.0001")
+    fast = compare.Variant("orig lr 0.0005", cfg | {"lr_d": 5e-4},
+                           [_Res(_records([60, 31 + k, 90], "fid")) for k in range(4)]
+                           + [compare.RunOutcome(Path("r"), _records([65, 40], "fid"), diverged="loss_g is nan")],
+                           tag="orig-lr0.0005")
+    res = compare.write_report(tmp_path / "c", [ttur, slow, fast], "fid", "FID", config="x")
+    rows = {r["variant"]: r for r in res["rows"]}
+    assert rows["orig lr 0.0005"]["diverged"] == 1 and rows["orig lr 0.0005"]["collapsed"] == 4
+    assert rows["TTUR"]["diverged"] == rows["TTUR"]["collapsed"] == 0
+    d = {(x["arm"], x["of"]): x for x in res["differences"]}
+    assert d[("orig lr 0.0001", "best")]["difference"] == pytest.approx(-20)
+    assert d[("orig lr 0.0001", "best")]["p_value"] == pytest.approx(2 / 252)
+    assert d[("orig lr 0.0005", "final")]["n_arm"] == 4  # the diverged seed has no final value
+    md = (tmp_path / "c" / "report.md").read_text()
+    assert "**TTUR** reaches a lower best FID than orig lr 0.0001" in md
+    assert "no difference in best FID resolved" in md  # TTUR 30..34 vs 31..34 and 40
+    assert (tmp_path / "c" / "compare_differences.csv").is_file()
+
+
+def test_compare_resume_reads_a_diverged_run(tmp_path):
+    d = tmp_path / "runs" / "ttur-seed0"
+    d.mkdir(parents=True)
+    (d / "diverged.json").write_text(json.dumps({"step": 7, "message": "loss_d is nan at step 7"}))
+    (d / "metrics.jsonl").write_text(json.dumps({"step": 5, "time": 1.0, "fd_probe": 3.0}) + "\n")
+
+    def never(*a, **k):
+        raise AssertionError("a diverged run is not trained again")
+
+    r = compare.run_training({}, d, resume=True, train_fn=never, say=lambda m: None)
+    assert r.diverged == "loss_d is nan at step 7" and r.step == 5 and r.records[0]["fd_probe"] == 3.0
+
+
+def test_compare_jobs_runs_in_processes(tmp_path):
+    over = {**dict(o.split("=") for o in TINY), "fid_features": "shapes"}
+    res = compare.run(tmp_path / "rep", "quickstart", orig_lr=[3e-4, 1e-4], seeds=2, overrides=over, jobs=2,
+                      progress=False, say=lambda m: None)
+    assert res["jobs"] == 2 and res["threads"] == 1  # one torch thread per process unless the config sets it
+    runs = sorted(p.name for p in (tmp_path / "rep-runs").iterdir() if p.is_dir())
+    assert runs == ["orig-lr0.0001-seed0", "orig-lr0.0001-seed1", "orig-lr0.0003-seed0", "orig-lr0.0003-seed1",
+                    "ttur-seed0", "ttur-seed1"]
+    rows = {r["variant"]: r for r in res["rows"]}
+    assert all(r["seeds"] == 2 and math.isfinite(r["best_mean"]) for r in rows.values())
+    assert 0 < rows["orig lr 0.0003"]["monitoring_fraction"] < 1
+    # --resume reuses the finished runs: nothing is trained again, the numbers are the same
+    again = compare.run(tmp_path / "rep", "quickstart", orig_lr=[3e-4, 1e-4], seeds=2, overrides=over, jobs=2,
+                        resume=True, progress=False, say=lambda m: None)
+    assert [r["best"] for r in again["curves"].values()] == [r["best"] for r in res["curves"].values()]

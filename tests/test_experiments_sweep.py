@@ -109,3 +109,15 @@ def test_a_signal_stops_the_sweep(tmp_path):
         sweep.run(tmp_path / "s", "quickstart", lr_d=[1e-4, 3e-4], lr_g=[1e-4], r=2, max_steps=4, progress=False,
                   train_fn=stopped_train, say=lambda m: None)
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_sweep_jobs_runs_a_budget_in_processes(tmp_path):
+    over = {**TINY, "fid_features": "shapes"}
+    res = sweep.run(tmp_path / "s", "quickstart", lr_d=[1e-4, 1e-3], lr_g=[3e-4], r=2, max_steps=4, jobs=2,
+                    overrides=over, progress=False, say=lambda m: None)
+    assert res["jobs"] == 2 and res["threads"] == 1 and res["budgets"] == [2, 4]
+    assert res["metric"] == "fd_shapes" and math.isfinite(res["best"]["value"]) and res["best"]["steps"] == 4
+    d = tmp_path / "s-runs" / sweep.run_dir_name(res["best"]["lr_d"], res["best"]["lr_g"])
+    recs = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs if "fd_shapes" in r] == [2, 4]  # resumed from 2 to 4 steps in a worker

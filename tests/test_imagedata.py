@@ -185,3 +185,31 @@ def test_real_celeba_zip_cropped_like_dcgan(data_dir):
     raw = np.asarray(Image.open(zipfile.ZipFile(path).open("celeba/000001.jpg")).convert("RGB"))
     assert raw.shape == (218, 178, 3)
     torch.testing.assert_close(x, to_tensor(resize(raw[55:163, 35:143], 64)))
+
+
+def test_spread_subset_covers_a_sorted_source():
+    """Reference samples of a folder sorted by class: evenly spaced over the whole source, not its first images."""
+    from ttur.images.training import TransformedImages
+
+    seq = np.repeat(np.arange(10, dtype=np.uint8), 100)[:, None, None, None] * np.ones((1, 4, 4, 3), np.uint8)
+    first = TransformedImages(seq, None, 100)
+    spread = TransformedImages(seq, None, 100, spread=True)
+    assert {int(first[i][0, 0, 0]) for i in range(100)} == {0}
+    classes = [int(spread[i][0, 0, 0]) for i in range(100)]
+    assert [classes.count(c) for c in range(10)] == [10] * 10
+    assert (spread.batch([0, 99])[:, 0, 0, 0] == [0, 9]).all()
+    assert len(TransformedImages(seq, None, 1000, spread=True)) == 1000  # all of it: the identity
+
+
+def test_cifar10_folders_and_archives_are_monitored_with_the_cifar10_extractor(tmp_path, data_dir):
+    from ttur.images.training import open_training_data
+
+    ds = open_training_data(data_dir / "cifar10_jpeg_test.zip", 32, length=8)
+    assert ds.images.default_extractor == "cifar10"
+    for name, side, want in (("CIFAR-10_train", 32, "cifar10"), ("cifar100", 32, None), ("cifar10_big", 64, None),
+                             ("faces", 32, None)):
+        d = tmp_path / name
+        d.mkdir()
+        Image.fromarray(np.zeros((side, side, 3), np.uint8)).save(d / "a.png")
+        Image.fromarray(np.zeros((side, side, 3), np.uint8)).save(d / "b.png")
+        assert open_training_data(d, 32).images.default_extractor == want, name

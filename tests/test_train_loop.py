@@ -110,6 +110,11 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
         train(_cfg(), tmp_path / "r", progress=False)
     assert _states(tmp_path / "r")["step"] == 3
     assert torch.isfinite(_states(tmp_path / "r")["G"]["fc.weight"]).all()
+    marker = json.loads((tmp_path / "r" / "diverged.json").read_text())
+    assert marker["step"] == 5 and marker["what"] == "loss_d" and marker["message"].startswith("loss_d is nan")
+    monkeypatch.setattr(L, "d_loss", real)  # a resumed attempt starts from the checkpoint: the marker goes
+    train(_cfg(), tmp_path / "r", resume=True, progress=False)
+    assert not (tmp_path / "r" / "diverged.json").exists()
 
 
 def test_callback_and_signal_stop_cleanly(tmp_path):

@@ -28,9 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, NumericalError
 from ..train.checkpoint import FILENAME
 from .report import Report, fmt, fmt_pm, mean_std, threads_note, training_threads, use_agg
+from .significance import bootstrap_ci, permutation_pvalue
+
+#: a seed "collapsed" when its last metric value is above this multiple of its best one (see the module notes)
+COLLAPSE_FACTOR = 2.0
 
 QUICK_OVERRIDES = {"steps": 300, "fid_every": 100, "sample_every": 0, "checkpoint_every": 0, "log_every": 50}
 QUICK_IMAGE_OVERRIDES = {"fid_samples": 500, "fid_ref_samples": 1000}
@@ -78,40 +82,66 @@ class Variant:
 
     name: str
     cfg: dict
-    runs: list = field(default_factory=list)  # TrainResult per seed
+    runs: list = field(default_factory=list)  # TrainResult (or RunOutcome) per seed
+    tag: str = ""  # the run folders' prefix: <tag>-seed<k>
 
 
-def make_variants(config, *, orig=None, orig_lr: float | None = None, lr_d: float | None = None,
+@dataclass
+class RunOutcome:
+    """What the report needs of one finished (or diverged) training run; picklable across processes."""
+
+    out_dir: Path
+    records: list
+    metric: str | None = None
+    metric_label: str | None = None
+    stopped: str | None = None
+    diverged: str | None = None  # the message when the losses became NaN or infinite
+    step: int = 0
+
+
+def make_variants(config, *, orig=None, orig_lr=None, lr_d: float | None = None,
                   lr_g: float | None = None, overrides=None, quick: bool = False) -> list[Variant]:
-    """The TTUR variant and its one-time-scale counterpart, with ``overrides`` applied to both."""
+    """The TTUR variant and its one-time-scale counterpart(s), with ``overrides`` applied to all.
+
+    ``orig_lr`` may be one rate or several (one one-time-scale arm each, lr_d = lr_g = the rate)."""
     from ..train import load_config
 
     ov = _overrides_dict(overrides)
-    base = load_config(config, {k: v for k, v in ov.items() if _plain(v)})
+    plain = {k: v for k, v in ov.items() if _plain(v)}
+    base = load_config(config, plain)
     q = quick_overrides(base) if quick else {}
-    ttur = load_config(config, {**q, **{k: v for k, v in ov.items() if _plain(v)}}) | _objects(ov)
+    ttur = load_config(config, {**q, **plain}) | _objects(ov)
+    rates: list[tuple[float, float]] = []
+    orig_lrs = [] if orig_lr is None else [orig_lr] if isinstance(orig_lr, int | float) else list(orig_lr)
     if lr_d is not None or lr_g is not None:
-        if orig_lr is not None:
+        if orig_lrs:
             raise ConfigError("give --orig-lr or --lr-d/--lr-g, not both")
         a = lr_d if lr_d is not None else lr_g
         b = lr_g if lr_g is not None else lr_d
-        orig_lr_d, orig_lr_g = float(a), float(b)
-    elif orig_lr is not None:
-        orig_lr_d = orig_lr_g = float(orig_lr)
-    else:
-        orig_lr_d = orig_lr_g = None
-    if orig is None and orig_lr_d is None:
+        rates.append((float(a), float(b)))
+    rates += [(float(r), float(r)) for r in orig_lrs]
+    if orig is None and not rates:
         orig = orig_counterpart(config)
         if orig is None:
             raise ConfigError(f"{config}: no '-orig' counterpart; give --orig CONFIG or --orig-lr LR")
     src = orig if orig is not None else config
-    o_ov = {**q, **{k: v for k, v in ov.items() if _plain(v)}}
-    if orig_lr_d is not None:
-        o_ov.update(lr_d=orig_lr_d, lr_g=orig_lr_g)
-    one = load_config(src, o_ov) | _objects(ov)
-    if ttur["lr_d"] == one["lr_d"] and ttur["lr_g"] == one["lr_g"] and ttur.get("d_steps") == one.get("d_steps"):
-        raise ConfigError("the two variants have the same learning rates: nothing to compare")
-    return [Variant(_label("TTUR", ttur), ttur), Variant(_label("orig", one), one)]
+    ones = []
+    for r in rates or [None]:
+        o_ov = {**q, **plain}
+        if r is not None:
+            o_ov.update(lr_d=r[0], lr_g=r[1])
+        ones.append(load_config(src, o_ov) | _objects(ov))
+    for one in ones:
+        if ttur["lr_d"] == one["lr_d"] and ttur["lr_g"] == one["lr_g"] and ttur.get("d_steps") == one.get("d_steps"):
+            raise ConfigError("the two variants have the same learning rates: nothing to compare")
+    out = [Variant(_label("TTUR", ttur), ttur, tag="ttur")]
+    for one in ones:
+        tag = "orig" if len(ones) == 1 else ("orig-lr" + f"{one['lr_d']:g}" if one["lr_d"] == one["lr_g"]
+                                             else f"orig-lrd{one['lr_d']:g}-lrg{one['lr_g']:g}")
+        out.append(Variant(_label("orig", one), one, tag=tag))
+    if len({v.name for v in out}) < len(out):
+        raise ConfigError("two arms of the comparison have the same learning rates")
+    return out
 
 
 def _plain(v) -> bool:
@@ -135,12 +165,49 @@ def run_training(cfg: dict, run_dir: Path, *, resume: bool = False, progress: bo
                  train_fn: Callable | None = None, say=print):
     """Train ``cfg`` into ``run_dir``; with ``resume`` an existing run there is continued (or reused when done)."""
     from ..train import train
+    from ..train.logs import read_records
+    from ..train.loop import DIVERGED
 
     train_fn = train_fn or train
+    marker = Path(run_dir) / DIVERGED
+    if resume and marker.is_file():  # diverged before: the same data and seed would diverge again
+        return _diverged(run_dir, marker.read_text(), read_records)
     cont = resume and (run_dir / FILENAME).is_file()
-    res = train_fn(cfg, run_dir, resume=cont, progress=progress, say=say)
+    try:
+        res = train_fn(cfg, run_dir, resume=cont, progress=progress, say=say)
+    except NumericalError as e:
+        say(f"compare: {run_dir}: diverged ({e})")
+        return _diverged(run_dir, str(e), read_records)
     stop_if_signalled(res)
     return res
+
+
+def _diverged(run_dir, message: str, read_records) -> RunOutcome:
+    import json
+
+    try:
+        message = json.loads(message)["message"]
+    except (ValueError, KeyError, TypeError):
+        pass
+    recs = read_records(Path(run_dir) / "metrics.jsonl")
+    return RunOutcome(Path(run_dir), recs, diverged=message.strip(), step=max((r.get("step", 0) for r in recs),
+                                                                               default=0))
+
+
+def _job(cfg: dict, run_dir: str, resume: bool) -> RunOutcome:
+    """One run in a worker process (``--jobs``): no progress bar, the run's messages in its folder's log."""
+    run_dir = Path(run_dir)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    log = run_dir.parent / f"{run_dir.name}.log"
+    with open(log, "a") as fh:
+        def say(msg):
+            print(msg, file=fh, flush=True)
+
+        res = run_training(cfg, run_dir, resume=resume, progress=False, say=say)
+    if isinstance(res, RunOutcome):
+        return res
+    return RunOutcome(Path(res.out_dir), list(res.records), res.metric, res.metric_label, res.stopped, None,
+                      int(res.step))
 
 
 def stop_if_signalled(res) -> None:
@@ -191,7 +258,7 @@ def aggregate(records_per_seed: Sequence[Sequence[dict]], metric: str) -> dict:
 def plot_compare(aggs: dict[str, dict], label: str, title: str | None = None):
     plt = use_agg()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.3))
-    for (name, a), c in zip(aggs.items(), ("C0", "C3", "C2", "C1"), strict=False):
+    for (name, a), c in zip(aggs.items(), ("C0", "C3", "C2", "C1", "C4", "C5", "C6"), strict=False):
         if not a["steps"]:
             continue
         m, s = np.array(a["mean"]), np.nan_to_num(np.array(a["std"]))
@@ -210,71 +277,207 @@ def plot_compare(aggs: dict[str, dict], label: str, title: str | None = None):
 # ----------------------------------------------------------------------------------------------
 # the experiment
 # ----------------------------------------------------------------------------------------------
-def run(out_dir: str | Path, config="quickstart", *, orig=None, orig_lr: float | None = None,
+def run(out_dir: str | Path, config="quickstart", *, orig=None, orig_lr=None,
         lr_d: float | None = None, lr_g: float | None = None, seeds: int = 1, overrides=None, quick: bool = False,
-        runs_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
+        runs_dir: str | Path | None = None, resume: bool = False, progress: bool = True, jobs: int = 1,
         train_fn: Callable | None = None, say=print) -> dict:
-    """Train both variants for ``seeds`` seeds and write the comparison report; returns its numbers."""
+    """Train every arm for ``seeds`` seeds and write the comparison report; returns its numbers.
+
+    ``jobs`` > 1 trains that many runs at once, each in its own process with one torch thread (unless
+    the config sets ``threads``); the runs are the same as one after another with that thread count."""
     if seeds < 1:
         raise ConfigError(f"seeds: must be at least 1, got {seeds}")
+    if jobs < 1:
+        raise ConfigError(f"jobs: must be at least 1, got {jobs}")
     if quick and config == "quickstart" and orig is None and orig_lr is None and lr_d is None and lr_g is None:
         orig_lr = 2e-4  # quickstart is TTUR lr_d 2e-4, lr_g 5e-4: one time-scale at the discriminator's rate
     t0 = time.perf_counter()
+    if jobs > 1:
+        ov = _overrides_dict(overrides)
+        ov.setdefault("threads", 1)
+        overrides = ov
     variants = make_variants(config, orig=orig, orig_lr=orig_lr, lr_d=lr_d, lr_g=lr_g, overrides=overrides,
                              quick=quick)
     out_dir = Path(out_dir)
     runs_dir = Path(runs_dir) if runs_dir is not None else out_dir.with_name(out_dir.name + "-runs")
-    metric = label = None
-    for vi, v in enumerate(variants):
-        for k in range(seeds):
+    todo = []  # seed-major, so that a stopped experiment has every arm at the same number of seeds
+    for k in range(seeds):
+        for vi, v in enumerate(variants):
             cfg = dict(v.cfg)
             cfg["seed"] = int(v.cfg.get("seed", 0)) + k
-            tag = ("ttur" if vi == 0 else "orig") + f"-seed{cfg['seed']}"
-            say(f"compare: {v.name}, seed {cfg['seed']} -> {runs_dir / tag}")
-            res = run_training(cfg, runs_dir / tag, resume=resume, progress=progress, train_fn=train_fn, say=say)
-            v.runs.append(res)
-            metric, label = res.metric, res.metric_label
-    return write_report(out_dir, variants, metric, label, config=str(config), seconds=time.perf_counter() - t0,
-                        runs_dir=runs_dir)
+            todo.append((vi, k, cfg, runs_dir / f"{v.tag}-seed{cfg['seed']}"))
+    for v in variants:
+        v.runs = [None] * seeds
+    if jobs == 1 or train_fn is not None or len(todo) == 1:
+        for vi, k, cfg, d in todo:
+            say(f"compare: {variants[vi].name}, seed {cfg['seed']} -> {d}")
+            variants[vi].runs[k] = run_training(cfg, d, resume=resume, progress=progress, train_fn=train_fn, say=say)
+    else:
+        _run_parallel(todo, variants, jobs, resume, progress, say)
+    metric = label = None
+    for v in variants:
+        for r in v.runs:
+            if getattr(r, "metric", None) and metric is None:
+                metric, label = r.metric, r.metric_label
+    return write_report(out_dir, variants, metric or "metric", label or "metric", config=str(config),
+                        seconds=time.perf_counter() - t0, runs_dir=runs_dir, jobs=jobs)
+
+
+def _run_parallel(todo, variants, jobs: int, resume: bool, progress: bool, say) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
+    say(f"compare: {len(todo)} runs, {jobs} at a time (each run's messages in <run folder>.log)")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool, \
+            tqdm(total=len(todo), unit="run", desc="compare", disable=not progress, dynamic_ncols=True) as bar:
+        futs = {pool.submit(_job, cfg, str(d), resume): (vi, k, cfg, d) for vi, k, cfg, d in todo}
+        for f in as_completed(futs):
+            vi, k, cfg, d = futs[f]
+            res = f.result()
+            variants[vi].runs[k] = res
+            vals = [r[res.metric] for r in res.records if res.metric and r.get(res.metric) is not None]
+            what = (f"diverged at step {res.step}" if res.diverged else
+                    f"best {fmt(min(vals))}, final {fmt(vals[-1])}" if vals else "no metric")
+            bar.update(1)
+            say(f"compare: {variants[vi].name}, seed {cfg['seed']}: {what} ({d})")
+
+
+# ----------------------------------------------------------------------------------------------
+# outcome of each seed, and the differences between arms
+# ----------------------------------------------------------------------------------------------
+def seed_status(run, metric: str, collapse_factor: float = COLLAPSE_FACTOR) -> str:
+    """``diverged`` (the losses or the metric became NaN/inf), ``collapsed`` (the last metric value is above
+    ``collapse_factor`` times the seed's best: the run lost most of what it had reached and did not get it
+    back), or ``ok``."""
+    if getattr(run, "diverged", None):
+        return "diverged"
+    _, _, v = curve(run.records, metric)
+    if v.size == 0:
+        return "ok"
+    if not np.all(np.isfinite(v)):
+        return "diverged"
+    best = float(v.min())
+    return "collapsed" if best > 0 and v[-1] > collapse_factor * best else "ok"
+
+
+def monitoring_cost(run) -> tuple[float, float]:
+    """(seconds spent evaluating the metric, the run's wall time in seconds) from its records."""
+    recs = run.records
+    if not recs:
+        return math.nan, math.nan
+    total = max(float(r.get("time") or 0.0) for r in recs)
+    spent = sum(float(r.get("eval_s") or 0.0) for r in recs)
+    has = any("eval_s" in r for r in recs)
+    return (spent if has else math.nan), total
+
+
+def differences(aggs: dict[str, dict], statuses: dict[str, list[str]], reference: str) -> list[dict]:
+    """Each arm against ``reference`` (TTUR): difference of mean best and of mean final metric (reference
+    minus arm; negative favours the reference), its 95% bootstrap interval and permutation p-value. The
+    final metric counts the seeds that did not diverge."""
+    out = []
+    ra = aggs[reference]
+    for name, a in aggs.items():
+        if name == reference:
+            continue
+        for what in ("best", "final"):
+            x, y = ra[what], a[what]
+            if what == "final":
+                x = [v for v, s in zip(x, statuses[reference], strict=False) if s != "diverged"]
+                y = [v for v, s in zip(y, statuses[name], strict=False) if s != "diverged"]
+            d, lo, hi = bootstrap_ci(x, y)
+            out.append({"arm": name, "of": what, "difference": d, "ci_low": lo, "ci_high": hi,
+                        "p_value": permutation_pvalue(x, y), "n_reference": len(_fin(x)), "n_arm": len(_fin(y))})
+    return out
+
+
+def _fin(x) -> list[float]:
+    return [v for v in x if v is not None and math.isfinite(v)]
+
+
+def verdict(diffs: list[dict], reference: str, label: str) -> list[str]:
+    """One sentence per arm, saying what the best-metric difference supports (interval and p-value)."""
+    lines = []
+    for d in diffs:
+        if d["of"] != "best":
+            continue
+        if not math.isfinite(d["difference"]):
+            lines.append(f"{reference} vs {d['arm']}: no finite values to compare.")
+            continue
+        span = f"{fmt(d['difference'])} [95% CI {fmt(d['ci_low'])}, {fmt(d['ci_high'])}], p = {fmt(d['p_value'], 2)}"
+        if d["ci_high"] < 0 and d["p_value"] < 0.05:
+            lines.append(f"**{reference}** reaches a lower best {label} than {d['arm']}: {span}.")
+        elif d["ci_low"] > 0 and d["p_value"] < 0.05:
+            lines.append(f"**{d['arm']}** reaches a lower best {label} than {reference}: difference {span}.")
+        else:
+            lines.append(f"{reference} vs {d['arm']}: no difference in best {label} resolved at "
+                         f"{d['n_reference']} + {d['n_arm']} seeds ({span}).")
+    return lines
 
 
 def write_report(out_dir: str | Path, variants: list[Variant], metric: str, label: str, *, config: str = "",
-                 seconds: float = 0.0, runs_dir: Path | None = None) -> dict:
+                 seconds: float = 0.0, runs_dir: Path | None = None, jobs: int = 1) -> dict:
     """The comparison report from finished runs (each ``Variant.runs`` a list of TrainResult-like objects)."""
     aggs = {v.name: aggregate([r.records for r in v.runs], metric) for v in variants}
+    statuses = {v.name: [seed_status(r, metric) for r in v.runs] for v in variants}
     rows = []
     for v in variants:
         a = aggs[v.name]
+        costs = [monitoring_cost(r) for r in v.runs]
+        spent = sum(c[0] for c in costs if math.isfinite(c[0]))
+        total = sum(c[1] for c in costs if math.isfinite(c[0]) and math.isfinite(c[1]))
+        wall = mean_std([c[1] for c in costs])
         rows.append({"variant": v.name, "lr_d": v.cfg["lr_d"], "lr_g": v.cfg["lr_g"], "d_steps": v.cfg.get("d_steps"),
-                     "steps": v.cfg["steps"], "seeds": a["seeds"], "best_mean": a["best_mean"],
+                     "steps": v.cfg["steps"], "seeds": len(v.runs), "best_mean": a["best_mean"],
                      "best_std": a["best_std"], "best_step_mean": a.get("best_step_mean", math.nan),
                      "final_mean": a["final_mean"], "final_std": a["final_std"],
-                     "stopped": [r.stopped for r in v.runs if r.stopped] or None})
+                     "diverged": statuses[v.name].count("diverged"), "collapsed": statuses[v.name].count("collapsed"),
+                     "seed_status": statuses[v.name], "run_seconds_mean": wall[0],
+                     "monitoring_fraction": spent / total if total > 0 else math.nan,
+                     "stopped": [r.stopped for r in v.runs if getattr(r, "stopped", None)] or None})
+    ref = variants[0].name
+    diffs = differences(aggs, statuses, ref) if len(variants) > 1 else []
+    says = verdict(diffs, ref, label)
     curves = [{"variant": v.name, "seed": v.cfg.get("seed", 0) + k, "step": rec["step"], "time": rec.get("time"),
                metric: rec[metric]}
               for v in variants for k, r in enumerate(v.runs) for rec in r.records if rec.get(metric) is not None]
     threads = training_threads(variants[0].cfg if variants else None)
     results = {"experiment": "compare", "config": config, "metric": metric, "label": label, "rows": rows,
-               "curves": aggs, "seconds": seconds, "runs_dir": str(runs_dir) if runs_dir else None,
-               "threads": threads}
+               "curves": aggs, "differences": diffs, "verdict": says, "collapse_factor": COLLAPSE_FACTOR,
+               "seconds": seconds, "runs_dir": str(runs_dir) if runs_dir else None, "threads": threads, "jobs": jobs}
     with Report(out_dir, f"TTUR vs one time-scale: {config}") as rep:
         rep.text(f"Config `{config}`; metric **{label}** (`{metric}`), lower is better. Runs in "
                  f"`{runs_dir}`.\n" if runs_dir else f"Config `{config}`; metric **{label}** (`{metric}`).\n")
-        rep.text(threads_note(threads) + "\n")
+        rep.text(threads_note(threads) + (f"; {jobs} runs at a time" if jobs > 1 else "") + "\n")
         rep.table(["variant", "lr_d", "lr_g", "d_steps", "steps", "seeds", f"best {label}", "step of best",
-                   f"final {label}"],
+                   f"final {label}", "diverged", "collapsed", "min per run", "monitoring"],
                   [[r["variant"], fmt(r["lr_d"]), fmt(r["lr_g"]), fmt(r["d_steps"]), fmt(r["steps"]), fmt(r["seeds"]),
                     fmt_pm(r["best_mean"], r["best_std"]), fmt(r["best_step_mean"]),
-                    fmt_pm(r["final_mean"], r["final_std"])] for r in rows], caption="Mean ± std over seeds:")
-        fin = [r for r in rows if math.isfinite(r["best_mean"])]
-        if len(fin) == 2:
-            w = min(fin, key=lambda r: r["best_mean"])
-            rep.text(f"Lower best {label}: **{w['variant']}** ({fmt(w['best_mean'])} vs "
-                     f"{fmt(max(fin, key=lambda r: r['best_mean'])['best_mean'])}).\n")
+                    fmt_pm(r["final_mean"], r["final_std"]), fmt(r["diverged"]), fmt(r["collapsed"]),
+                    fmt(r["run_seconds_mean"] / 60, 3),
+                    "—" if not math.isfinite(r["monitoring_fraction"]) else f"{100 * r['monitoring_fraction']:.1f}%"]
+                   for r in rows], caption="Mean ± std over seeds:")
+        rep.text(f"*diverged*: the losses or the metric became NaN or infinite (the run stops; its best is counted, "
+                 f"its final is not). *collapsed*: the last {label} is above {COLLAPSE_FACTOR:g}x the seed's best "
+                 "(it lost most of what it reached and did not recover). *monitoring*: the share of the runs' "
+                 "wall-clock time spent computing the metric. *min per run*: wall-clock minutes of one run "
+                 "(with --jobs, runs share the cores).\n")
+        if diffs:
+            rep.table(["arm", "of", f"{ref} − arm", "95% CI (bootstrap over seeds)", "permutation p", "seeds"],
+                      [[d["arm"], d["of"], fmt(d["difference"]), f"[{fmt(d['ci_low'])}, {fmt(d['ci_high'])}]",
+                        fmt(d["p_value"], 2), f"{d['n_reference']} + {d['n_arm']}"] for d in diffs],
+                      caption=f"Differences in mean {label} ({ref} minus the arm: negative favours {ref}); 10,000 "
+                              "bootstrap resamples of the seeds of each arm; two-sided permutation test of the "
+                              "difference of means:")
+            rep.text("**Verdict.** " + " ".join(says) + "\n")
         rep.figure(plot_compare(aggs, label), "compare_metric.png",
                    f"{label} against steps and wall-clock time, mean ± std over seeds")
         rep.csv("compare.csv", rows)
         rep.csv("compare_curves.csv", curves)
+        if diffs:
+            rep.csv("compare_differences.csv", diffs)
         rep.text(f"Took {seconds:.1f} s.\n")
         rep.json("results.json", results)
     results["out_dir"] = str(out_dir)
@@ -297,10 +500,14 @@ def register(sub) -> None:
                    help="TTUR config: bundled name (ttur configs) or YAML path (default quickstart)")
     p.add_argument("-o", "--out", default="reports/compare", help="report folder (reports/compare)")
     p.add_argument("--orig", default=None, help="the one-time-scale config (default: the '-orig' counterpart)")
-    p.add_argument("--orig-lr", type=float, default=None, help="one time-scale: the same config with lr_d = lr_g = LR")
+    p.add_argument("--orig-lr", type=float, nargs="+", default=None, metavar="LR",
+                   help="one time-scale: the same config with lr_d = lr_g = LR (several rates: one arm each)")
     p.add_argument("--lr-d", type=float, default=None, help="one-time-scale variant's lr_d (with --lr-g)")
     p.add_argument("--lr-g", type=float, default=None, help="one-time-scale variant's lr_g (with --lr-d)")
     p.add_argument("--seeds", type=int, default=1, help="seeds per variant (the paper: 8 for images, 10 for text)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs trained at once, each in its own process with one torch thread (1)")
+    p.add_argument("--device", default=None, help="override every run's device (cpu, cuda, cuda:1)")
     add_run_arguments(
         p, set_help="config override for both variants (repeatable), e.g. --set steps=5000 --set dataset=PATH",
         quick_help="300 steps, metric every 100 (quickstart: orig lr 2e-4)",
@@ -309,11 +516,16 @@ def register(sub) -> None:
 
 
 def _main(args) -> int:
-    res = run(args.out, args.config, orig=args.orig, orig_lr=args.orig_lr, lr_d=args.lr_d, lr_g=args.lr_g,
-              seeds=args.seeds, overrides=args.overrides, quick=args.quick, runs_dir=args.runs_dir,
-              resume=args.resume, progress=not args.no_progress)
+    ov = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
+    orig_lr = args.orig_lr[0] if args.orig_lr and len(args.orig_lr) == 1 else args.orig_lr
+    res = run(args.out, args.config, orig=args.orig, orig_lr=orig_lr, lr_d=args.lr_d, lr_g=args.lr_g,
+              seeds=args.seeds, overrides=ov, quick=args.quick, runs_dir=args.runs_dir,
+              resume=args.resume, progress=not args.no_progress, jobs=args.jobs)
     for r in res["rows"]:
         print(f"{r['variant']:32s} best {res['label']} {fmt_pm(r['best_mean'], r['best_std'])}  "
-              f"final {fmt_pm(r['final_mean'], r['final_std'])}  ({res['threads']} torch threads)")
+              f"final {fmt_pm(r['final_mean'], r['final_std'])}  diverged {r['diverged']}, collapsed "
+              f"{r['collapsed']} of {r['seeds']}  ({res['threads']} torch threads)")
+    for line in res.get("verdict", []):
+        print(line.replace("**", ""))
     print(f"report: {res['out_dir']}/report.md ({res['seconds']:.1f} s, {res['threads']} torch threads)")
     return 0

@@ -162,9 +162,14 @@ def load_images(src, n: int, size: int | None = 64, crop: int | None = None, see
         src = src.detach().cpu().numpy()
     if isinstance(src, np.ndarray):
         return to_unit_nhwc(src[:n], "images")
+    from ..images.readers import open_images
     from ..images.training import open_training_data
 
-    ds = open_training_data(src, size=size or 64, crop=crop, length=n, seed=seed)
+    seq = open_images(src)
+    if not hasattr(seq, "redraw"):  # files: at most all of them (the procedural shapes are drawn at length n)
+        n = min(n, len(seq))
+    # n images evenly spaced over the source: the first n of a folder sorted by class would be a few classes
+    ds = open_training_data(src, size=size or 64, crop=crop, length=n, seed=seed, spread=True)
     n = min(n, len(ds))
     x = ds.get_batch(np.arange(n)).numpy()
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
@@ -362,7 +367,8 @@ def register(sub) -> None:
                         "the CelebA zip with --crop 108 --size 64")
     p.add_argument("-o", "--out", default="reports/disturb", help="report folder (reports/disturb)")
     p.add_argument("--quick", action="store_true", help="32 images (default -n: 50,000, the paper's count)")
-    p.add_argument("-n", "--num-images", type=int, default=None, help="images to disturb (first N of the source)")
+    p.add_argument("-n", "--num-images", type=int, default=None,
+                   help="images to disturb (N evenly spaced over the source)")
     p.add_argument("--size", type=int, default=64, help="image side after resizing (64, as the paper's CelebA)")
     p.add_argument("--crop", type=int, default=None, help="centre crop before resizing (CelebA: 108)")
     p.add_argument("--other", default="shapes:5000:7",

@@ -59,8 +59,9 @@ def run_dir_name(lr_d: float, lr_g: float) -> str:
 
 def successive_halving(pairs: Sequence[tuple[float, float]], steps: Sequence[int],
                        evaluate: Callable[[tuple[float, float], int, int], float], eta: int = 2,
-                       say=print) -> dict:
-    """Generic successive halving: ``evaluate(pair, budget, rung) -> value`` (lower is better; NaN/inf worst).
+                       say=print, evaluate_many: Callable | None = None) -> dict:
+    """Generic successive halving: ``evaluate(pair, budget, rung) -> value`` (lower is better; NaN/inf worst),
+    or ``evaluate_many(pairs, budget, rung) -> [value per pair]`` for a whole rung at once (parallel runs).
 
     Returns ``{"values": {pair: [value per rung reached]}, "survivors": [pairs per rung], "best": pair}``.
     """
@@ -69,8 +70,8 @@ def successive_halving(pairs: Sequence[tuple[float, float]], steps: Sequence[int
     survivors = []
     for k, b in enumerate(steps):
         survivors.append(list(alive))
-        for p in alive:
-            v = evaluate(p, b, k)
+        got = evaluate_many(alive, b, k) if evaluate_many is not None else [evaluate(p, b, k) for p in alive]
+        for p, v in zip(alive, got, strict=True):
             values[p].append(float(v) if v is not None and math.isfinite(v) else math.inf)
         ranked = sorted(alive, key=lambda p: values[p][-1])
         say(f"sweep: {b} steps: " + ", ".join(f"({p[0]:g}, {p[1]:g}) {fmt(values[p][-1])}" for p in ranked))
@@ -84,13 +85,20 @@ def successive_halving(pairs: Sequence[tuple[float, float]], steps: Sequence[int
 def run(out_dir: str | Path, config="quickstart", *, lr_d: Sequence[float] | None = None,
         lr_g: Sequence[float] | None = None, r: int | None = None, max_steps: int | None = None, eta: int = 2,
         overrides=None, quick: bool = False, runs_dir: str | Path | None = None, resume: bool = False,
-        progress: bool = True, train_fn: Callable | None = None, say=print) -> dict:
-    """Run the sweep and write its report; returns its numbers (also in results.json)."""
+        progress: bool = True, jobs: int = 1, train_fn: Callable | None = None, say=print) -> dict:
+    """Run the sweep and write its report; returns its numbers (also in results.json).
+
+    ``jobs`` > 1 trains the runs of a budget that many at a time, each in its own process with one torch
+    thread (unless the config sets ``threads``)."""
     from ..train import load_config, train
 
     train_fn = train_fn or train
     t0 = time.perf_counter()
+    if jobs < 1:
+        raise ConfigError(f"jobs: must be at least 1, got {jobs}")
     ov = _overrides_dict(overrides)
+    if jobs > 1:
+        ov.setdefault("threads", 1)
     plain = {k: v for k, v in ov.items() if _plain(v)}
     objs = _objects(ov)
     base = load_config(config, plain)
@@ -113,13 +121,47 @@ def run(out_dir: str | Path, config="quickstart", *, lr_d: Sequence[float] | Non
     pairs = list(itertools.product(lr_d, lr_g))
     info: dict = {"metric": None, "label": None, "stopped": {}}
 
-    def evaluate(pair: tuple[float, float], budget: int, rung: int) -> float:
+    def run_cfg(pair: tuple[float, float], budget: int, rung: int) -> tuple[dict, Path, bool]:
         d = runs_dir / run_dir_name(*pair)
         cont = rung > 0 or (resume and (d / FILENAME).is_file())
         if cont:
             cfg = load_config(d / "config.yaml", {"steps": budget}) | objs
         else:
             cfg = load_config(config, {**plain, "lr_d": pair[0], "lr_g": pair[1], "steps": budget}) | objs
+        return cfg, d, cont
+
+    def value_at(res, budget: int) -> float:
+        at = [r[res.metric] for r in res.records if r.get(res.metric) is not None and r.get("step", 0) <= budget]
+        v = at[-1] if at else getattr(res, "final", None)  # (a resumed sweep: the value at this budget, not later)
+        return v if v is not None else math.inf
+
+    def evaluate_many(alive, budget: int, rung: int) -> list[float]:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        from .compare import _job
+
+        todo = [run_cfg(p, budget, rung) for p in alive]
+        say(f"sweep: {len(todo)} runs to {budget} steps, {jobs} at a time")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+            outs = list(pool.map(_job, [c for c, _, _ in todo], [str(d) for _, d, _ in todo],
+                                 [cont for _, _, cont in todo]))
+        vals = []
+        for pair, res in zip(alive, outs, strict=True):
+            if res.diverged:
+                say(f"sweep: ({pair[0]:g}, {pair[1]:g}) diverged: {res.diverged}")
+                info["stopped"][pair] = "diverged"
+                vals.append(math.inf)
+                continue
+            stop_if_signalled(res)
+            info["metric"], info["label"] = res.metric, res.metric_label
+            if res.stopped:
+                info["stopped"][pair] = res.stopped
+            vals.append(value_at(res, budget))
+        return vals
+
+    def evaluate(pair: tuple[float, float], budget: int, rung: int) -> float:
+        cfg, d, cont = run_cfg(pair, budget, rung)
         try:
             res = train_fn(cfg, d, resume=cont, progress=progress, say=say)
         except NumericalError as e:
@@ -130,11 +172,10 @@ def run(out_dir: str | Path, config="quickstart", *, lr_d: Sequence[float] | Non
         info["metric"], info["label"] = res.metric, res.metric_label
         if res.stopped:
             info["stopped"][pair] = res.stopped
-        at = [r[res.metric] for r in res.records if r.get(res.metric) is not None and r.get("step", 0) <= budget]
-        v = at[-1] if at else res.final  # (a resumed sweep: the value at this budget, not a later one)
-        return v if v is not None else math.inf
+        return value_at(res, budget)
 
-    sh = successive_halving(pairs, steps, evaluate, eta=eta, say=say)
+    parallel = jobs > 1 and train_fn is None
+    sh = successive_halving(pairs, steps, evaluate, eta=eta, say=say, evaluate_many=evaluate_many if parallel else None)
     metric, label = info["metric"] or "metric", info["label"] or "metric"
     rows = []
     for p in pairs:
@@ -148,7 +189,7 @@ def run(out_dir: str | Path, config="quickstart", *, lr_d: Sequence[float] | Non
                                     "steps": steps[len(sh["values"][best]) - 1]},
                "rows": rows, "lr_d": lr_d, "lr_g": lr_g, "runs_dir": str(runs_dir),
                "train_steps": int(sum(steps[len(v) - 1] for v in sh["values"].values())),
-               "threads": training_threads({**base, **plain})}
+               "threads": training_threads({**base, **plain}), "jobs": jobs}
     results["seconds"] = time.perf_counter() - t0
     with Report(out_dir, f"Learning-rate sweep by successive halving: {config}") as rep:
         rep.text(f"Config `{config}`; metric **{label}** (`{metric}`, lower is better); {len(pairs)} pairs "
@@ -226,6 +267,9 @@ def register(sub) -> None:
     p.add_argument("-r", "--r", dest="r", type=int, default=None, help="first budget in steps (default: max_steps/8)")
     p.add_argument("--max-steps", type=int, default=None, help="largest budget (default: the config's steps)")
     p.add_argument("--eta", type=int, default=2, help="keep the best 1/eta at each budget, which grows by eta (2)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs of a budget trained at once, each in its own process with one torch thread (1)")
+    p.add_argument("--device", default=None, help="override every run's device (cpu, cuda, cuda:1)")
     add_run_arguments(p, set_help="config override for every run (repeatable)",
                       quick_help="quickstart, 3 × 2 pairs, r = 75, up to 300 steps",
                       resume_help="continue runs already in the runs folder")
@@ -234,8 +278,8 @@ def register(sub) -> None:
 
 def _main(args) -> int:
     res = run(args.out, args.config, lr_d=args.lr_d, lr_g=args.lr_g, r=args.r, max_steps=args.max_steps, eta=args.eta,
-              overrides=args.overrides, quick=args.quick, runs_dir=args.runs_dir, resume=args.resume,
-              progress=not args.no_progress)
+              overrides=list(args.overrides) + ([f"device={args.device}"] if args.device else []), quick=args.quick,
+              runs_dir=args.runs_dir, resume=args.resume, progress=not args.no_progress, jobs=args.jobs)
     b = res["best"]
     print(f"best: lr_d {b['lr_d']:g}, lr_g {b['lr_g']:g}: {res['label']} {fmt(b['value'])} at {b['steps']} steps "
           f"({res['threads']} torch threads)")

@@ -31,6 +31,7 @@ the images the generator is trained to imitate: ``ttur.compute_stats(ds.images)`
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import torch
@@ -125,7 +126,7 @@ class TransformedImages(ImageSequence):
     ``length`` images when given. Uses the sequence's vectorised ``batch(indices)`` when it has one."""
 
     def __init__(self, seq: ImageSequence, transform: ImageTransform | None = None,
-                 length: int | None = None) -> None:
+                 length: int | None = None, spread: bool = False) -> None:
         self.seq = seq
         self.transform = transform if transform is not None and not transform.is_identity else None
         n = len(seq)
@@ -137,10 +138,14 @@ class TransformedImages(ImageSequence):
                                  f"but it holds {n} images")
             n = int(length)
         self.n = n
+        # spread: ``length`` images evenly spaced over the whole source instead of its first ones (a folder or
+        # zip sorted by class, as the CIFAR-10 JPEG archives are, gives a few classes only in its first images)
+        self._map = (np.linspace(0, len(seq) - 1, n).round().astype(np.int64)
+                     if spread and length is not None and n < len(seq) else None)
         base = getattr(seq, "name", "images")
         self.name = base if self.transform is None else f"{base} ({self.transform})"
         self.decode_workers = getattr(seq, "decode_workers", True)
-        self.default_extractor = getattr(seq, "default_extractor", None)
+        self.default_extractor = getattr(seq, "default_extractor", None) or _known_extractor(seq)
 
     def __len__(self) -> int:
         return self.n
@@ -151,7 +156,7 @@ class TransformedImages(ImageSequence):
             i += self.n
         if not 0 <= i < self.n:
             raise IndexError(f"{self.name}: index {i} out of range (length {self.n})")
-        return i
+        return i if self._map is None else int(self._map[i])
 
     def __getitem__(self, i) -> np.ndarray:
         j = self._index(i)
@@ -160,13 +165,14 @@ class TransformedImages(ImageSequence):
 
     def batch(self, indices) -> np.ndarray:
         """Images ``indices`` as one uint8 (B, H, W, 3) array (they must share a size)."""
-        idx = [self._index(i) for i in np.asarray(indices).reshape(-1)]
+        raw = np.asarray(indices).reshape(-1)
         if hasattr(self.seq, "batch"):
+            idx = [self._index(i) for i in raw]
             imgs = self.seq.batch(idx)
             if self.transform is None:
                 return imgs
             return np.stack([self.transform(a, self.seq.describe(j)) for a, j in zip(imgs, idx, strict=True)])
-        out = [self[j] for j in idx]
+        out = [self[i] for i in raw]
         shapes = {a.shape for a in out}
         if len(shapes) > 1:
             raise InputError(f"{self.name}: images of different sizes {sorted(shapes)} in one batch; "
@@ -175,6 +181,22 @@ class TransformedImages(ImageSequence):
 
     def describe(self, i: int) -> str:
         return self.seq.describe(self._index(i))
+
+
+_CIFAR10_NAME = re.compile(r"cifar[-_ ]?10(?!\d)", re.IGNORECASE)
+
+
+def _known_extractor(seq) -> str | None:
+    """The bundled extractor for a folder or archive of CIFAR-10 images (its name says CIFAR-10 and its images
+    are 32x32; the CIFAR-10 batch files say it themselves): ``cifar10``, else None."""
+    name = os.path.basename(str(getattr(seq, "name", "")).rstrip("/\\"))
+    if not _CIFAR10_NAME.search(name) or len(seq) == 0:
+        return None
+    try:
+        shape = np.asarray(seq[0]).shape
+    except Exception:  # noqa: BLE001 - an unreadable first image is reported when it is read for training
+        return None
+    return "cifar10" if tuple(shape[:2]) == (32, 32) else None
 
 
 class ImageDataset(Dataset):
@@ -220,6 +242,7 @@ def open_training_data(
     length: int | None = None,
     seed: int = 0,
     resample: str = "bicubic",
+    spread: bool = False,
 ) -> ImageDataset:
     """The training images named by ``spec`` as a dataset of float32 (3, size, size) tensors in [-1, 1].
 
@@ -227,7 +250,9 @@ def open_training_data(
     or any spec :func:`ttur.images.readers.open_images` reads (folder, zip, .tar, .npy/.npz, CIFAR-10
     batches, MNIST IDX, SVHN .mat, LSUN LMDB). ``size``: output side in pixels. ``crop``: centre crop
     (pixels) before resizing. ``length``: the number of images (shapes: how many to draw, default
-    50,000; files: only the first ``length``). ``seed``: the shapes dataset's seed (when the spec
+    50,000; files: the first ``length``, or with ``spread`` ``length`` images evenly spaced over the whole
+    source, which is what reference statistics and other samples of a sorted folder need). ``seed``: the
+    shapes dataset's seed (when the spec
     does not give one); files ignore it. ``resample``: the resize filter (``bicubic``, ``bilinear``,
     ``lanczos``, ``box``, ``nearest``).
     """
@@ -240,6 +265,6 @@ def open_training_data(
         if crop is None:
             return ImageDataset(seq)
         return ImageDataset(TransformedImages(seq, ImageTransform(size, crop, resample)))
-    return ImageDataset(TransformedImages(seq, ImageTransform(size, crop, resample), length))
+    return ImageDataset(TransformedImages(seq, ImageTransform(size, crop, resample), length, spread=spread))
 
 __all__ = ["ImageDataset", "ImageTransform", "TransformedImages", "center_crop", "open_training_data", "resize"]

@@ -150,7 +150,7 @@ class ImageTask(ImageConfig, Task):
         if c["dataset_length"] is not None:
             n = min(n, c["dataset_length"])
         ref_ds = open_training_data(c["dataset"], c["image_size"], c["crop"], length=n, seed=c["seed"],
-                                    resample=c["resample"])
+                                    resample=c["resample"], spread=True)  # not the first n of a sorted folder
         self._ref = compute_stats(ref_ds.images, extractor=self._extractor, batch_size=c["fid_batch_size"],
                                   progress=False)
         if is_main():
