@@ -218,3 +218,28 @@ def test_eval_help_imports_no_torch():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "--dinov2-arch" in p.stdout and "fd_dinov2" in p.stdout
+
+
+def test_kid_and_prdc_on_dinov2_features_from_one_pass(fixtures_dir, vits14_file, tmp_path, capsys, monkeypatch):
+    """dgm-eval's KID and precision/recall/density/coverage (all at k = 5) on the golden DINOv2 features, from the
+    same single DINOv2 pass as fd_dinov2."""
+    import prdc  # in the test extras
+
+    from ttur.metrics.distances import kid
+    from ttur.networks.vit_extractors import DINOv2Extractor
+
+    a, b = _subset(fixtures_dir, tmp_path, "a", 8), _subset(fixtures_dir, tmp_path, "b", 12)
+    fa, fb = _golden_dino(fixtures_dir, "a", 8), _golden_dino(fixtures_dir, "b", 12)
+    calls = []
+    real_forward = DINOv2Extractor.forward
+    monkeypatch.setattr(DINOv2Extractor, "forward",
+                        lambda self, *x, **k: calls.append(1) or real_forward(self, *x, **k))
+    r = _eval_json(capsys, a, b, "--metrics", "fd_dinov2,kid_dinov2,prdc_dinov2", "--dinov2-arch", "vits14",
+                   "--dinov2-weights", vits14_file, "--batch-size", "50")
+    assert len(calls) == 2  # one batch per side: every DINOv2 metric from the same pass
+    want = prdc.compute_prdc(real_features=fb, fake_features=fa, nearest_k=5)
+    for k in ("precision", "recall", "density", "coverage"):
+        assert r[f"{k}_dinov2"] == pytest.approx(want[k], abs=1e-9), k
+    m, s = kid(fa.astype(np.float64), fb.astype(np.float64), subsets=100, subset_size=1000, seed=0)
+    assert r["kid_dinov2_mean"] == pytest.approx(m, rel=1e-4, abs=1e-7)
+    assert r["record"]["metric_details"]["prdc_dinov2"]["k_precision_recall"] == 5

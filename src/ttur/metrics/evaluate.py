@@ -177,6 +177,31 @@ def _prdc(a: Side, b: Side, o: Options) -> dict:
     return out
 
 
+def _kid_on(net: str):
+    def compute(a: Side, b: Side, o: Options) -> dict:
+        out = _kid(a, b, o)
+        return {f"kid_{net}_mean": out["kid_mean"], f"kid_{net}_std": out["kid_std"]}
+
+    return compute
+
+
+#: dgm-eval computes all four manifold metrics at one k, its ``--nearest_k`` (default 5)
+K_DGM_EVAL = 5
+
+
+def _prdc_on(net: str):
+    def compute(a: Side, b: Side, o: Options) -> dict:
+        from .manifold import manifold_metrics
+
+        out = manifold_metrics(b.features, a.features, k_pr=K_DGM_EVAL, k_dc=K_DGM_EVAL, device=o.device)
+        res = {f"{k}_{net}": v for k, v in out.items()}
+        res["_record"] = {"k_precision_recall": K_DGM_EVAL, "k_density_coverage": K_DGM_EVAL, "dtype": "float64",
+                          "real": "B", "fake": "A"}
+        return res
+
+    return compute
+
+
 def _fid_inf(a: Side, b: Side, o: Options) -> dict:
     from .extrapolate import fid_infinity
 
@@ -246,6 +271,13 @@ METRICS: dict[str, Metric] = {
                         "dgm-eval-clean)", _fd("fd_dinov2")),
     "cmmd": Metric("clip", _F, _F, ("cmmd",),
                    "google-research/google-research cmmd (every image kept, float64 means)", _cmmd),
+    "kid_dinov2": Metric("dinov2", _F, _F, ("kid_dinov2_mean", "kid_dinov2_std"),
+                         "layer6ai-labs/dgm-eval (KID on DINOv2 features: cubic polynomial kernel, 100 subsets of "
+                         "1,000)", _kid_on("dinov2")),
+    "prdc_dinov2": Metric("dinov2", _F, _F, ("precision_dinov2", "recall_dinov2", "density_dinov2",
+                                             "coverage_dinov2"),
+                          "layer6ai-labs/dgm-eval (precision, recall, density, coverage on DINOv2 features, all at "
+                          "its default k = 5)", _prdc_on("dinov2")),
 }
 DEFAULT_METRICS = ("fid",)
 
