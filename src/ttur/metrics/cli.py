@@ -82,6 +82,8 @@ def run_fid(args) -> int:
         isc_splits=args.isc_splits, bootstrap=args.bootstrap, seed=args.seed, skip_bad=args.skip_bad,
         progress=not args.no_progress, fast=not args.reference_net,
     )
+    for line in r.notes:
+        print(f"ttur: note: {line}", file=sys.stderr)
     for side, k in r.skipped.items():
         print(f"ttur: skipped {k} unreadable image{'s' if k > 1 else ''} in the "
               f"{'first' if side == 'a' else 'second'} source", file=sys.stderr)
