@@ -249,6 +249,27 @@ METRICS: dict[str, Metric] = {
 }
 DEFAULT_METRICS = ("fid",)
 
+#: how close a recomputed number must come to the recorded one (``ttur eval --check``): result key ->
+#: (relative, absolute); it matches when ``|new - old| <= max(relative * |old|, absolute)``. Recomputed on
+#: the same machine and device a number comes out identical; the margins absorb the float32 reordering of
+#: another thread count. Precision, recall, density and coverage are counts over nearest neighbours: exact.
+TOLERANCES: dict[str, tuple[float, float]] = {
+    "fid": (1e-6, 1e-9), "fd_dinov2": (1e-6, 1e-9), "cmmd": (1e-6, 1e-9),
+    "kid_mean": (1e-6, 1e-9), "kid_std": (1e-5, 1e-9), "isc_mean": (1e-6, 1e-9), "isc_std": (1e-5, 1e-9),
+    "precision": (0.0, 0.0), "recall": (0.0, 0.0), "density": (0.0, 0.0), "coverage": (0.0, 0.0),
+    "fid_inf": (1e-6, 1e-9), "fid_inf_stderr": (1e-4, 1e-9), "fid_inf_residual_std": (1e-4, 1e-9),
+}
+#: the tolerance of a key not in :data:`TOLERANCES` (a metric added later)
+DEFAULT_TOLERANCE = (1e-6, 1e-9)
+
+
+def within_tolerance(key: str, old, new) -> bool:
+    """Whether ``new`` matches the recorded ``old`` within the tolerance of ``key``."""
+    if old is None or new is None:
+        return old is None and new is None
+    rel, tol_abs = TOLERANCES.get(key, DEFAULT_TOLERANCE)
+    return abs(float(new) - float(old)) <= max(rel * abs(float(old)), tol_abs)
+
 
 def parse_metrics(metrics: str | Sequence[str] | None) -> list[str]:
     """``"fid,cmmd"`` or ``["fid", "cmmd"]`` -> checked names in the given order (duplicates dropped)."""
@@ -506,5 +527,5 @@ def _inception_sha() -> str:
     return SHA256
 
 
-__all__ = ["DEFAULT_METRICS", "METRICS", "NETWORKS", "EvalResult", "Metric", "Network", "evaluate",
-           "parse_metrics"]
+__all__ = ["DEFAULT_METRICS", "METRICS", "NETWORKS", "TOLERANCES", "EvalResult", "Metric", "Network", "evaluate",
+           "parse_metrics", "within_tolerance"]
