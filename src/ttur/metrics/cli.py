@@ -42,7 +42,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "fid", help="FID between two image sources",
         description="FID between two sources: folders (recursive), zips, .npy/.npz image arrays, "
-        "statistics .npz files, CIFAR-10 batches, MNIST IDX, SVHN .mat, LSUN LMDB.",
+        "statistics files (ours, TTUR, pytorch-fid, clean-fid, ADM VIRTUAL_*.npz, EDM2 .pkl, torch-fidelity .pt; "
+        "recognised by content), CIFAR-10 batches, MNIST IDX, SVHN .mat, LSUN LMDB.",
     )
     p.add_argument("a", help="first source (the generated images, by convention)")
     p.add_argument("b", help="second source (the reference images or statistics)")
