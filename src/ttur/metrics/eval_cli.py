@@ -57,8 +57,9 @@ def register(sub) -> None:
                    help="write the numbers, the record (versions, networks and weights hashes, each side's "
                         "content hash) and the options that recompute them, to R.json (atomically)")
     p.add_argument("--check", default=None, metavar="R.json",
-                   help="recompute R.json (written by --record) from its recorded sources and options; no A or "
-                        "B. Exit 0 when every number matches within its tolerance, 1 naming each that differs, "
+                   help="recompute R.json (written by --record) from its recorded sources and options (only "
+                        "--device, --num-workers and --no-progress apply); no A or B. Exit 0 when every number matches "
+                        "within its tolerance, 1 naming each that differs, "
                         "2 when the record is unreadable, a source is missing or its content hash changed. "
                         "Tolerances: " + _tolerance_table().replace("%", "%%"))
     p.add_argument("--skip-bad", action="store_true", help="skip corrupt images (counted) instead of stopping")
