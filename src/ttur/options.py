@@ -54,7 +54,7 @@ NUMBERS: dict[str, Number] = {
 CONFIG_NUMBERS: dict[str, Number] = {**NUMBERS, "lr_d": _RATE, "lr_g": _RATE}
 
 #: output options (argparse destination) -> kind of output: a file (with its suffix) or a folder
-OUTPUTS: dict[str, dict] = {"output": {"suffix": ".npz"}, "out": {"folder": True}}
+OUTPUTS: dict[str, dict] = {"output": {"suffix": ".npz"}, "out": {"folder": True}, "record": {"suffix": ".json"}}
 
 
 def check_number(name: str, value, spec: Number | None = None, *, error=InputError):

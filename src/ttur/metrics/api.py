@@ -34,15 +34,20 @@ def _get_extractor_for(sources: tuple, extractor, **kw) -> FeatureExtractor:
                            f"reported as FD ({alt} features), not FID") from e
 
 
-def _run(s, extractor: FeatureExtractor, keep_features, keep_logits, batch_size, progress
+def _run(s, extractor: FeatureExtractor, keep_features, keep_logits, batch_size, progress, hash_pixels=False
          ) -> tuple[Stats, Extraction | None]:
     if isinstance(s, Stats):
         return s, None
     desc = str(getattr(s, "name", "images"))
     desc = desc if len(desc) <= 30 else "..." + desc[-27:]
     ex = extract(s, extractor, batch_size=batch_size, keep_features=keep_features,
-                 keep_logits=keep_logits, progress=progress, desc=desc)
+                 keep_logits=keep_logits, progress=progress, desc=desc, hash_pixels=hash_pixels)
     return ex.stats, ex
+
+
+def _named(s: Stats, name: str) -> str:
+    """How an error names a side: ``the first statistics (FILE)`` when read from a file."""
+    return f"the {name} statistics ({s.path})" if s.path else f"the {name} statistics"
 
 
 def compute_stats(
@@ -93,12 +98,17 @@ class FIDResult:
     fid_bootstrap_mean: float | None = None
     fid_bootstrap_std: float | None = None
     skipped: dict = field(default_factory=dict)
+    #: how the numbers were made: ttur, torch and numpy versions, network and weights hash, mode, counts,
+    #: device, seed, batch size, and each side's source and content hash (as ``ttur.evaluate``'s record)
+    record: dict = field(default_factory=dict)
+    #: one line each about what a statistics file does not record (``ttur fid`` prints them as notes)
+    notes: list = field(default_factory=list)
 
     def __float__(self) -> float:
         return self.fid
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None and v != {}}
+        return {k: v for k, v in asdict(self).items() if v is not None and v != {} and k != "notes"}
 
 
 def fid(
@@ -154,10 +164,10 @@ def fid(
         raise InputError("isc: needs images as the first source, not a statistics file")
     for s, name in ((src_a, "first"), (src_b, "second")):
         if isinstance(s, Stats) and ext is not None and ext.dims:
-            check_meta(s.dims, s.meta, ext.dims, ext.meta(), (f"the {name} statistics", "these settings"))
-    sa, ea = _run(src_a, ext, keep_f, isc, batch_size, progress)
-    sb, eb = _run(src_b, ext, keep_f, False, batch_size, progress)
-    check_compatible(sa, sb)
+            check_meta(s.dims, s.meta, ext.dims, ext.meta(), (_named(s, name), "these settings"))
+    sa, ea = _run(src_a, ext, keep_f, isc, batch_size, progress, hash_pixels=True)
+    sb, eb = _run(src_b, ext, keep_f, False, batch_size, progress, hash_pixels=True)
+    check_compatible(sa, sb, (_named(sa, "first"), _named(sb, "second")))
     result = FIDResult(
         fid=distances.frechet_distance(sa, sb),
         label=ext.label if ext is not None else _stats_label(sa),
@@ -188,8 +198,49 @@ def fid(
         )
     skipped = {k: e.skipped for k, e in (("a", ea), ("b", eb)) if e is not None and e.skipped}
     result.skipped = skipped
+    result.notes = [line for x in (src_a, src_b) if isinstance(x, Stats) for line in x.notes]
+    result.record = _record(result, ext, (src_a, src_b), (ea, eb), device=device, batch_size=batch_size,
+                            seed=seed, kid=kid, isc=isc, bootstrap=bootstrap)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _record(r: FIDResult, ext, srcs, exs, *, device, batch_size, seed, kid, isc, bootstrap) -> dict:
+    """The record of one ``fid`` call, with the fields of ``ttur.evaluate``'s."""
+    import numpy
+    import torch
+
+    from .. import __version__
+    from .._util import resolve_device
+    from .sources import side_record
+
+    metrics = ["fid"] + (["kid"] if kid else []) + (["isc"] if isc else []) + (["bootstrap"] if bootstrap else [])
+    net = {"name": ext.name if ext is not None else (srcs[0].meta.get("extractor") or "inception"),
+           "mode": r.mode, "dims": r.dims, "metrics": metrics}
+    if ext is not None:
+        from ..networks.weights import SHA256
+
+        net["weights"] = str(getattr(ext, "path", "") or "") or None
+        net["weights_sha256"] = getattr(ext, "weights_sha256", None)
+        if ext.name == "inception":
+            net["weights_official_sha256"] = SHA256
+    sides = {}
+    for x, s, e in zip(("a", "b"), srcs, exs, strict=True):
+        sides[x] = side_record(s, (e.stats.n if e is not None else s.n), e.sha256 if e is not None else None)
+    return {
+        "ttur_version": __version__,
+        "metrics": metrics,
+        "networks": {"inception" if net["name"] == "inception" else net["name"]: net},
+        "n_a": r.n_a,
+        "n_b": r.n_b,
+        "sides": sides,
+        "dtype": "float32",
+        "device": str(getattr(ext, "device", None) or resolve_device(device)),
+        "batch_size": batch_size,
+        "seed": seed,
+        "torch_version": torch.__version__,
+        "numpy_version": numpy.__version__,
+    }
 
 
 def _stats_label(s: Stats) -> str:

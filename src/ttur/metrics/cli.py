@@ -42,7 +42,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "fid", help="FID between two image sources",
         description="FID between two sources: folders (recursive), zips, .npy/.npz image arrays, "
-        "statistics .npz files, CIFAR-10 batches, MNIST IDX, SVHN .mat, LSUN LMDB.",
+        "statistics files (ours, TTUR, pytorch-fid, clean-fid, ADM VIRTUAL_*.npz, EDM2 .pkl, torch-fidelity .pt; "
+        "recognised by content), CIFAR-10 batches, MNIST IDX, SVHN .mat, LSUN LMDB.",
     )
     p.add_argument("a", help="first source (the generated images, by convention)")
     p.add_argument("b", help="second source (the reference images or statistics)")
@@ -82,6 +83,8 @@ def run_fid(args) -> int:
         isc_splits=args.isc_splits, bootstrap=args.bootstrap, seed=args.seed, skip_bad=args.skip_bad,
         progress=not args.no_progress, fast=not args.reference_net,
     )
+    for line in r.notes:
+        print(f"ttur: note: {line}", file=sys.stderr)
     for side, k in r.skipped.items():
         print(f"ttur: skipped {k} unreadable image{'s' if k > 1 else ''} in the "
               f"{'first' if side == 'a' else 'second'} source", file=sys.stderr)

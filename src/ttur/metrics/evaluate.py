@@ -281,6 +281,27 @@ METRICS: dict[str, Metric] = {
 }
 DEFAULT_METRICS = ("fid",)
 
+#: how close a recomputed number must come to the recorded one (``ttur eval --check``): result key ->
+#: (relative, absolute); it matches when ``|new - old| <= max(relative * |old|, absolute)``. Recomputed on
+#: the same machine and device a number comes out identical; the margins absorb the float32 reordering of
+#: another thread count. Precision, recall, density and coverage are counts over nearest neighbours: exact.
+TOLERANCES: dict[str, tuple[float, float]] = {
+    "fid": (1e-6, 1e-9), "fd_dinov2": (1e-6, 1e-9), "cmmd": (1e-6, 1e-9),
+    "kid_mean": (1e-6, 1e-9), "kid_std": (1e-5, 1e-9), "isc_mean": (1e-6, 1e-9), "isc_std": (1e-5, 1e-9),
+    "precision": (0.0, 0.0), "recall": (0.0, 0.0), "density": (0.0, 0.0), "coverage": (0.0, 0.0),
+    "fid_inf": (1e-6, 1e-9), "fid_inf_stderr": (1e-4, 1e-9), "fid_inf_residual_std": (1e-4, 1e-9),
+}
+#: the tolerance of a key not in :data:`TOLERANCES` (a metric added later)
+DEFAULT_TOLERANCE = (1e-6, 1e-9)
+
+
+def within_tolerance(key: str, old, new) -> bool:
+    """Whether ``new`` matches the recorded ``old`` within the tolerance of ``key``."""
+    if old is None or new is None:
+        return old is None and new is None
+    rel, tol_abs = TOLERANCES.get(key, DEFAULT_TOLERANCE)
+    return abs(float(new) - float(old)) <= max(rel * abs(float(old)), tol_abs)
+
 
 def parse_metrics(metrics: str | Sequence[str] | None) -> list[str]:
     """``"fid,cmmd"`` or ``["fid", "cmmd"]`` -> checked names in the given order (duplicates dropped)."""
@@ -333,10 +354,15 @@ class EvalResult:
 # The passes
 # ----------------------------------------------------------------------------------------------
 
-def _check_stats_file(s: Stats, side: str, net: str, metric_names: list[str], o: Options) -> None:
-    """A statistics file standing for ``side`` must record the network and mode ``net`` runs with."""
+def _check_stats_file(s: Stats, side: str, net: str, metric_names: list[str], o: Options) -> Stats:
+    """A statistics file standing for ``side`` must record the network and mode ``net`` runs with;
+    returns the statistics of the file that ``net`` reads (a file may hold several: EDM2's ``fid`` and
+    ``fd_dinov2``)."""
     name, mode, dims = NETWORKS[net].expected(o)
     which = ", ".join(metric_names)
+    if s.path:
+        side = f"{side} ({s.path})"
+    s = s.for_network(name) or s
     recorded = s.meta.get("extractor")
     if recorded is None and net != "inception":
         raise StatsError(f"{side}: a statistics file that does not record its network; {which} needs "
@@ -350,6 +376,7 @@ def _check_stats_file(s: Stats, side: str, net: str, metric_names: list[str], o:
                          f"it runs {name} in mode {mode!r}; compute both with the same mode")
     if s.dims != dims:
         raise StatsError(f"cannot use {side} ({s.dims}-d statistics) for {which}: {name} gives {dims}-d features")
+    return s
 
 
 def evaluate(
@@ -390,7 +417,7 @@ def evaluate(
     from .. import __version__
     from .._util import resolve_device
     from .extract import extract
-    from .sources import open_source
+    from .sources import open_source, side_record
     from .stats import Stats, check_meta
 
     t0 = time.perf_counter()
@@ -420,6 +447,7 @@ def evaluate(
     need_b = any(p["b"] for p in plan.values())
     src = {"a": open_source(a, num_workers=num_workers, skip_bad=skip_bad, num_samples=na),
            "b": open_source(b, num_workers=num_workers, skip_bad=skip_bad, num_samples=nb) if need_b else None}
+    picked: dict[tuple[str, str], Stats] = {}
     for net, p in plan.items():
         for side in ("a", "b"):
             s = src[side]
@@ -429,7 +457,7 @@ def evaluate(
                 if beyond:
                     which = [n for n in users[net] if set(getattr(METRICS[n], f"needs_{side}")) - {STATS}]
                     raise InputError(f"{', '.join(which)}: needs images as {label}, not a statistics file")
-                _check_stats_file(s, label, net, users[net], o)
+                picked[(net, side)] = _check_stats_file(s, label, net, users[net], o)
 
     # build every network first: a missing weights file stops here, before the long passes
     extractors = {}
@@ -441,8 +469,9 @@ def evaluate(
     record_nets: dict = {}
     counts: dict = {}
     skipped: dict = {}
-    notes: list[str] = []
+    notes: list[str] = [line for x in ("a", "b") if isinstance(src[x], Stats) for line in src[x].notes]
     details: dict = {}
+    hashes: dict[str, str | None] = {}
     for net, p in plan.items():
         ext = extractors.get(net)
         sides: dict[str, Side | None] = {}
@@ -452,6 +481,7 @@ def evaluate(
                 sides[side] = None
                 continue
             if isinstance(s, Stats):
+                s = picked[(net, side)]
                 if ext is not None:
                     check_meta(s.dims, s.meta, ext.dims, ext.meta(),
                                (f"the {'first' if side == 'a' else 'second'} statistics", "these settings"))
@@ -460,7 +490,10 @@ def evaluate(
             desc = str(getattr(s, "name", "images"))
             desc = f"{net}: " + (desc if len(desc) <= 30 else "..." + desc[-27:])
             ex = extract(s, ext, batch_size=batch_size, keep_features=FEATURES in p[side],
-                         keep_logits=LOGITS in p[side], progress=progress, desc=desc)
+                         keep_logits=LOGITS in p[side], progress=progress, desc=desc,
+                         hash_pixels=side not in hashes)
+            if side not in hashes:
+                hashes[side] = ex.sha256
             if ex.skipped:
                 skipped[side] = max(skipped.get(side, 0), ex.skipped)
             sides[side] = Side(ex.stats, ex)
@@ -498,10 +531,16 @@ def evaluate(
         **counts,
         "sources": {x: ("statistics file" if isinstance(src[x], Stats) else str(getattr(src[x], "name", "")))
                     for x in ("a", "b") if src[x] is not None},
+        "sides": {x: side_record(src[x], counts.get(f"n_{x}"), hashes.get(x)) for x in ("a", "b")
+                  if src[x] is not None},
         "dtype": "float32",
         "device": str(dev),
         "batch_size": batch_size,
         "seed": seed,
+        "options": {"metrics": names, "dinov2_arch": dinov2_arch, "dinov2_mode": dinov2_mode,
+                    "kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size, "isc_splits": isc_splits,
+                    "num_samples": list(num_samples) if isinstance(num_samples, tuple) else num_samples,
+                    "skip_bad": skip_bad, "batch_size": batch_size, "seed": seed},
         "torch_version": torch.__version__,
         "numpy_version": numpy.__version__,
     }
@@ -520,5 +559,5 @@ def _inception_sha() -> str:
     return SHA256
 
 
-__all__ = ["DEFAULT_METRICS", "METRICS", "NETWORKS", "EvalResult", "Metric", "Network", "evaluate",
-           "parse_metrics"]
+__all__ = ["DEFAULT_METRICS", "METRICS", "NETWORKS", "TOLERANCES", "EvalResult", "Metric", "Network", "evaluate",
+           "parse_metrics", "within_tolerance"]

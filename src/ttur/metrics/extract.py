@@ -32,6 +32,24 @@ class Extraction:
     n: int
     skipped: int
     seconds: float
+    #: SHA-256 of the pixels that went through the network (``hash_pixels=True``; see :data:`PIXELS_HASH_KIND`)
+    sha256: str | None = None
+
+
+#: how :func:`extract` hashes a source's content (``record["sides"][...]["hash_kind"]``)
+PIXELS_HASH_KIND = ("sha256 of the decoded pixels: per image, in source order, the line 'H W C dtype' "
+                    "then its H x W x C bytes (uint8 as decoded; a float generator's float32 values)")
+
+
+def _hash_pixels(h, pixels) -> None:
+    for t in pixels if isinstance(pixels, list) else [pixels]:
+        t = t.detach().cpu()
+        if t.dtype != torch.uint8:
+            t = t.float()
+        for img in t:
+            a = img.permute(1, 2, 0).contiguous().numpy()
+            h.update(f"{a.shape[0]} {a.shape[1]} {a.shape[2]} {a.dtype.str}\n".encode())
+            h.update(a.tobytes())
 
 
 def extract(
@@ -43,14 +61,21 @@ def extract(
     progress: bool = True,
     desc: str | None = None,
     accumulator: StatsAccumulator | None = None,
+    hash_pixels: bool = False,
 ) -> Extraction:
-    """Run ``source`` through ``extractor`` once, accumulating float64 statistics on the way."""
+    """Run ``source`` through ``extractor`` once, accumulating float64 statistics on the way.
+
+    ``hash_pixels``: also the SHA-256 of the pixels read (:data:`PIXELS_HASH_KIND`), in
+    ``Extraction.sha256`` (None under a process group, where each rank sees only its shard)."""
+    import hashlib
+
     from tqdm.auto import tqdm
 
     check_positive("batch_size", batch_size)
     if keep_logits and not extractor.has_logits:
         raise InputError(f"the {extractor.name} extractor has no class logits: the Inception Score needs Inception")
     total = len(source)
+    hasher = hashlib.sha256() if hash_pixels and not dist.is_active() else None
     if dist.is_active():  # each rank takes its block; the sums meet in one all-reduce
         source = source.shard(*dist.shard_range(total))
         progress = progress and dist.is_main()
@@ -64,6 +89,8 @@ def extract(
         with bar, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*TypedStorage.*")
             for pixels in source.batches(batch_size):
+                if hasher is not None:
+                    _hash_pixels(hasher, pixels)
                 f, lg = extractor(pixels, logits=keep_logits)
                 f = f.float()
                 if acc is None:  # float64 sums where the features are: on a GPU the update is free
@@ -107,4 +134,5 @@ def extract(
         n=n,
         skipped=skipped,
         seconds=time.perf_counter() - t0,
+        sha256=hasher.hexdigest() if hasher is not None else None,
     )

@@ -198,7 +198,8 @@ def open_source(
     """A source, or precomputed :class:`Stats`, from what the user passed.
 
     ``src`` may be a path or name (anything :func:`ttur.images.readers.open_images` reads, or a
-    statistics .npz), a numpy array or torch tensor of images, an image sequence, a callable
+    statistics file that :func:`ttur.metrics.reference.read_reference_stats` recognises), a numpy array
+    or torch tensor of images, an image sequence, a callable
     generator (``num_samples`` images drawn), a :class:`Stats` or a :class:`Source`.
     ``num_samples`` caps an image source at its first ``num_samples`` images (more than it holds is
     refused); statistics keep the count they were made from. An empty source is refused here,
@@ -222,7 +223,7 @@ def open_source(
         num_workers = 0
     elif isinstance(src, str | os.PathLike):
         p = Path(src)
-        if p.suffix == ".npz" and p.is_file() and _is_stats_file(p):
+        if p.is_file() and _is_stats_file(p):
             return Stats.load(p)  # its count is fixed: num_samples does not apply
         seq = open_images(src)
     elif isinstance(src, ImageSequence):
@@ -239,14 +240,39 @@ def open_source(
 
 
 def _is_stats_file(p: Path) -> bool:
+    """Whether ``p`` holds statistics, by content (see :mod:`ttur.metrics.reference`): a ``.npz`` with
+    ``mu`` and ``sigma`` (or clean-fid's ``feats``), a pickle or a ``torch.save`` file."""
     import zipfile
 
-    try:
-        with zipfile.ZipFile(p) as zf:
-            names = set(zf.namelist())
-    except (zipfile.BadZipFile, OSError) as e:
-        raise InputError(f"{p}: not a readable .npz file ({e})") from e
-    return {"mu.npy", "sigma.npy"} <= names
+    from .reference import sniff_stats_file
+
+    if p.suffix == ".npz":
+        try:
+            with zipfile.ZipFile(p) as zf:
+                zf.namelist()
+        except (zipfile.BadZipFile, OSError) as e:
+            raise InputError(f"{p}: not a readable .npz file ({e})") from e
+    return sniff_stats_file(p)
 
 
-__all__ = ["Source", "SequenceSource", "GeneratorSource", "open_source"]
+FILE_HASH_KIND = "sha256 of the statistics file"
+
+
+def side_record(src, n: int | None, pixels_sha256: str | None = None) -> dict:
+    """What ``record["sides"]`` says of one side: its source, count and content hash (and how it was taken).
+
+    A statistics file: the SHA-256 of the file. Images: the hash of the decoded pixels, taken during the
+    pass (:data:`ttur.metrics.extract.PIXELS_HASH_KIND`)."""
+    from .._util import sha256_file
+    from .extract import PIXELS_HASH_KIND
+
+    if isinstance(src, Stats):
+        if src.path:
+            return {"source": src.path, "kind": "statistics file", "n": n, "sha256": sha256_file(src.path),
+                    "hash_kind": FILE_HASH_KIND}
+        return {"source": "statistics", "kind": "statistics", "n": n, "sha256": None, "hash_kind": None}
+    return {"source": str(getattr(src, "name", "images")), "kind": "images", "n": n, "sha256": pixels_sha256,
+            "hash_kind": PIXELS_HASH_KIND if pixels_sha256 else None}
+
+
+__all__ = ["Source", "SequenceSource", "GeneratorSource", "open_source", "side_record"]

@@ -9,7 +9,6 @@ array is a plain numeric or unicode array: ``np.load(allow_pickle=False)`` reads
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +17,7 @@ import torch
 
 from .._util import atomic_write, check_output
 from ..errors import NumericalError, StatsError
-
-META_KEYS = ("n", "mode", "dims", "extractor", "weights_sha256", "ttur_version")
+from .reference import META_KEYS
 
 
 @dataclass
@@ -34,10 +32,25 @@ class Stats:
     #: dimensions (the covariance is then singular, and the Fréchet step is exact from the rows);
     #: never written to files, where ``n`` tells the rank instead
     features: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: the other statistics of the same file, by entry name: an ADM reference batch's spatial pair
+    #: (``extra["sfid"]``, 2023-d, for sFID), an EDM2 pickle's ``fd_dinov2`` (or ``fid``) entry
+    extra: dict = field(default_factory=dict, repr=False, compare=False)
+    #: one line each about what the file did not record (its network, mode, count), for ``ttur: note:``
+    notes: list = field(default_factory=list, repr=False, compare=False)
+    #: the file these statistics were read from, if any
+    path: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def dims(self) -> int:
         return int(self.mu.shape[0])
+
+    def for_network(self, name: str) -> Stats | None:
+        """These statistics or the entry of :attr:`extra` made by the network ``name`` (a file that
+        records no network counts as Inception), or None."""
+        for s in (self, *self.extra.values()):
+            if (s.meta.get("extractor") or "inception") == name and (s is self or s.meta.get("extractor")):
+                return s
+        return None
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``path`` (``.npz``) atomically: a crash never leaves half a file in its place."""
@@ -54,35 +67,17 @@ class Stats:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Stats:
-        """Read a statistics file (ours, the official TTUR ones, pytorch-fid's)."""
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                keys = set(data.files)
-                if not {"mu", "sigma"} <= keys:
-                    raise StatsError(
-                        f"{path}: not a statistics file (it has {sorted(keys)}, not the keys 'mu' and 'sigma')"
-                    )
-                mu = np.asarray(data["mu"], np.float64)
-                sigma = np.asarray(data["sigma"], np.float64)
-                meta = {}
-                for k in META_KEYS:
-                    if k in keys:
-                        v = data[k]
-                        meta[k] = v.item() if v.ndim == 0 else v.tolist()
-        except StatsError:
-            raise
-        except FileNotFoundError as e:
-            raise StatsError(f"{path}: no such file") from e
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-            raise StatsError(f"{path}: cannot read statistics ({e})") from e
-        if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
-            raise StatsError(f"{path}: mu has shape {mu.shape} and sigma {sigma.shape}; expected (d,) and (d, d)")
-        if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
-            raise StatsError(f"{path}: the statistics contain NaN or infinity")
-        n = meta.pop("n", None)
-        return cls(mu, sigma, None if n is None else int(n), meta)
+    def load(cls, path: str | os.PathLike, entry: str | None = None) -> Stats:
+        """Read a statistics file of any tool ttur knows, recognised by its content.
+
+        Ours, the official TTUR ones, pytorch-fid's, clean-fid's, the ADM evaluator's reference batches,
+        EDM2's reference pickles and torch-fidelity's cache items: see :mod:`ttur.metrics.reference`.
+        ``entry`` picks one statistics of a file holding several (``"fid"``, ``"fd_dinov2"``, ``"sfid"``);
+        the others stay in :attr:`extra`.
+        """
+        from .reference import read_reference_stats
+
+        return read_reference_stats(path, entry)
 
 
 def check_compatible(a: Stats, b: Stats, names: tuple[str, str] = ("first", "second")) -> None:
@@ -95,7 +90,7 @@ def check_meta(dims_a: int, meta_a: dict, dims_b: int, meta_b: dict,
     """The test behind :func:`check_compatible`, on dimensions and metadata alone."""
     if dims_a != dims_b:
         raise StatsError(f"cannot compare {names[0]} ({dims_a}-d features) with {names[1]} ({dims_b}-d features)")
-    for key, what in (("mode", "preprocessing mode"), ("extractor", "feature extractor"),
+    for key, what in (("extractor", "feature extractor"), ("mode", "preprocessing mode"),
                       ("weights_sha256", "network weights")):
         va, vb = meta_a.get(key), meta_b.get(key)
         if va is not None and vb is not None and va != vb:
