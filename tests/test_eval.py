@@ -243,3 +243,18 @@ def test_kid_and_prdc_on_dinov2_features_from_one_pass(fixtures_dir, vits14_file
     m, s = kid(fa.astype(np.float64), fb.astype(np.float64), subsets=100, subset_size=1000, seed=0)
     assert r["kid_dinov2_mean"] == pytest.approx(m, rel=1e-4, abs=1e-7)
     assert r["record"]["metric_details"]["prdc_dinov2"]["k_precision_recall"] == 5
+
+
+def test_weights_download_names_networks_and_refuses_offline(no_weights, vits14_file, capsys, monkeypatch):
+    for argv, needles in ((["weights", "--download", "dinov2_vitl14"], ("dinov2_vitl14_pretrain.pth", "offline")),
+                          (["weights", "--download", "clip_vitl14_336"], ("ViT-L-14-336px.pt", "offline")),
+                          (["weights", "--download", "inception"], ("offline",)),
+                          (["weights", "--download", "dinov3"], ("unknown network", "dinov2_vits14", "all"))):
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert len(err) == 1 and all(n in err[0] for n in needles), err
+    monkeypatch.setenv("TTUR_DINOV2_WEIGHTS", str(vits14_file))  # a file that is found is not fetched again
+    capsys.readouterr()
+    assert main(["weights", "--download", "dinov2_vits14"]) == 0
+    assert capsys.readouterr().out.strip() == f"dinov2_vits14: {vits14_file}"

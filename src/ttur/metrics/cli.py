@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..errors import InputError
+from ..errors import InputError, WeightsError
 
 
 def add_extractor_args(p: argparse.ArgumentParser, decoding: bool = True) -> None:
@@ -67,8 +67,11 @@ def register(sub) -> None:
     add_extractor_args(s)
     s.set_defaults(func=run_stats)
 
-    w = sub.add_parser("weights", help="where the Inception weights are; fetch or check them")
-    w.add_argument("--download", action="store_true", help="download them into the cache (checked by SHA-256)")
+    w = sub.add_parser("weights", help="where every network's weights are; fetch or check them")
+    w.add_argument("--download", nargs="*", default=None, metavar="NETWORK",
+                   help="download into the cache (checked by SHA-256 where published): the Inception weights, or "
+                        "the networks named (inception, dinov2_vits14, dinov2_vitb14, dinov2_vitl14, "
+                        "clip_vitl14_336, all); a file already found is not fetched again")
     w.add_argument("--check", metavar="FILE", help="say whether FILE is the official weights file")
     w.set_defaults(func=run_weights)
 
@@ -117,6 +120,38 @@ def run_stats(args) -> int:
     return 0
 
 
+def _download(names: list[str]) -> int:
+    from ..networks import clip, dinov2
+    from ..networks import weights as W
+    from ..networks._files import offline
+
+    specs = {s.network: s for s in (*dinov2.WEIGHTS.values(), clip.WEIGHTS)}
+    known = ["inception", *specs]
+    names = names or ["inception"]
+    if "all" in names:
+        names = known
+    for n in names:
+        if n not in known:
+            raise InputError(f"--download: unknown network {n!r}; known: {', '.join(known)}, all")
+    for n in names:
+        if n == "inception":
+            found = W.find_weights()
+            if found is None:
+                if offline():
+                    raise WeightsError(f"--download inception: offline (TTUR_OFFLINE); {W.how_to_get()}")
+                found = W.download()
+            print(f"inception: {found}")
+            continue
+        spec = specs[n]
+        found = spec.find()
+        if found is None:
+            if offline():
+                raise WeightsError(f"--download {n}: offline (TTUR_OFFLINE); {spec.how_to_get()}")
+            found = spec.download()
+        print(f"{n}: {found}")
+    return 0
+
+
 def run_weights(args) -> int:
     from ..networks import weights as W
 
@@ -130,12 +165,8 @@ def run_weights(args) -> int:
         print(f"{p}: {'the official FID Inception weights' if ok else 'NOT the official weights'} "
               f"(sha256 {W.sha256_file(p)})")
         return 0 if ok else 1
-    if args.download:
-        found = W.find_weights()
-        if found is None:
-            found = W.download()
-        print(f"weights: {found}")
-        return 0
+    if args.download is not None:
+        return _download(args.download)
     found = W.find_weights()
     if found is None:
         print(f"no FID Inception weights found: {W.how_to_get()}")
