@@ -258,3 +258,27 @@ def test_weights_download_names_networks_and_refuses_offline(no_weights, vits14_
     capsys.readouterr()
     assert main(["weights", "--download", "dinov2_vits14"]) == 0
     assert capsys.readouterr().out.strip() == f"dinov2_vits14: {vits14_file}"
+
+
+def test_stats_writes_dinov2_files_that_eval_reads(fixtures_dir, vits14_file, tmp_path, capsys):
+    """`ttur stats --extractor dinov2_vits14[:MODE]` writes the file `ttur eval --metrics fd_dinov2` takes as B."""
+    a, b = _subset(fixtures_dir, tmp_path, "a", 6), _subset(fixtures_dir, tmp_path, "b", 8)
+    out = tmp_path / "b_dino.npz"
+    assert main(["stats", str(b), "--extractor", "dinov2_vits14", "--weights", str(vits14_file), "-o", str(out),
+                 "--no-progress"]) == 0
+    st = Stats.load(out)
+    assert (st.meta["extractor"], st.meta["mode"], st.dims, st.n) == ("dinov2_vits14", "edm2", 384, 8)
+    fb = _golden_dino(fixtures_dir, "b", 8)
+    assert np.abs(st.mu - fb.mean(0)).max() < 1e-5
+    args = ["--metrics", "fd_dinov2", "--dinov2-arch", "vits14", "--dinov2-weights", vits14_file]
+    from_file = _eval_json(capsys, a, out, *args)["fd_dinov2"]
+    from_images = _eval_json(capsys, a, b, *args)["fd_dinov2"]
+    assert from_file == pytest.approx(from_images, rel=1e-9)
+    dgm = tmp_path / "b_dgm.npz"
+    assert main(["stats", str(b), "--extractor", "dinov2_vits14:dgm-eval", "--weights", str(vits14_file),
+                 "-o", str(dgm), "--no-progress"]) == 0
+    assert Stats.load(dgm).meta["mode"] == "dgm-eval"
+    _one_line_error(capsys, [a, dgm, *args], "dgm-eval", "edm2")  # mixing modes is refused
+    capsys.readouterr()
+    assert main(["stats", str(b), "--extractor", "cifar10:edm2", "-o", str(tmp_path / "x.npz"), "--no-progress"]) == 2
+    assert "takes no ':edm2'" in capsys.readouterr().err

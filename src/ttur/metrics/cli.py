@@ -27,7 +27,8 @@ def add_extractor_args(p: argparse.ArgumentParser, decoding: bool = True) -> Non
         p.add_argument("--num-workers", type=int, default=None,
                        help="decoding processes (default: 0 for small sets, else up to 4)")
     p.add_argument("--weights", default=None,
-                   help="Inception weights file (default: $TTUR_INCEPTION_WEIGHTS, the cache, or download)")
+                   help="weights file of the network: Inception's (default: $TTUR_INCEPTION_WEIGHTS, the cache, or "
+                        "download), or a DINOv2 extractor's .pth")
     p.add_argument("--extractor", default=None,
                    help="feature extractor instead of Inception, by name (see ttur.networks.EXTRACTORS; "
                         "reported as FD, not FID)")

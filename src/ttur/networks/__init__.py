@@ -42,13 +42,30 @@ def _small(name: str) -> Callable[..., object]:
     return make
 
 
-#: every feature extractor known by name; the first is the default (distances on it are FID)
+def _dinov2(arch: str) -> Callable[..., object]:
+    def make(*, device=None, weights=None, allow_download=None, variant=None, **_options):
+        from .vit_extractors import DINOv2Extractor
+
+        return DINOv2Extractor(weights, arch=arch, mode=variant or "edm2", device=device,
+                               allow_download=allow_download)
+
+    return make
+
+
+#: every feature extractor known by name; the first is the default (distances on it are FID). A DINOv2 name
+#: takes its preprocessing after a colon (``dinov2_vitl14:dgm-eval``; default ``edm2``), so that
+#: ``ttur stats --extractor`` writes the statistics files ``ttur eval --metrics fd_dinov2`` reads.
 EXTRACTORS: dict[str, Extractor] = {
     "inception": Extractor(_inception, "the FID Inception network (2015-12-05 TensorFlow graph), pool3 or earlier"),
     "shapes": Extractor(_small("shapes"), "bundled ShapesNet, 128-d, for the embedded shapes dataset (offline)"),
     "cifar10": Extractor(_small("cifar10"), "bundled CIFAR-10 classifier (85.45% test accuracy), 128-d, "
                                             "for 32x32 natural images (offline)"),
+    **{f"dinov2_{a}": Extractor(_dinov2(a), f"DINOv2 ViT-{a[3].upper()}/14 class token (as fd_dinov2); "
+                                            f"`dinov2_{a}:MODE` with MODE edm2 (default), dgm-eval, dgm-eval-clean")
+       for a in ("vits14", "vitb14", "vitl14")},
 }
+#: the extractors that take a variant after a colon
+_VARIANTS = {f"dinov2_{a}" for a in ("vits14", "vitb14", "vitl14")}
 
 
 def get_extractor(
@@ -73,10 +90,15 @@ def get_extractor(
     if isinstance(extractor, nn.Module):
         return ModuleExtractor(extractor, name=type(extractor).__name__, device=device)
     name = "inception" if extractor is None else str(extractor)
+    name, _, variant = name.partition(":")
     entry = EXTRACTORS.get(name)
     if entry is None:
         raise InputError(f"extractor: unknown feature extractor {name!r}; known: {', '.join(EXTRACTORS)}")
-    return entry.make(mode=mode, dims=dims, device=device, weights=weights, fast=fast, allow_download=allow_download)
+    if variant and name not in _VARIANTS:
+        raise InputError(f"extractor: {name} takes no ':{variant}'")
+    extra = {"variant": variant} if name in _VARIANTS else {}
+    return entry.make(mode=mode, dims=dims, device=device, weights=weights, fast=fast, allow_download=allow_download,
+                      **extra)
 
 
 __all__ = ["EXTRACTORS", "INCEPTION_DIMS", "Extractor", "get_extractor"]
