@@ -141,6 +141,10 @@ def test_seed_status_and_costs():
     recs = [{"step": 100, "time": 10.0, "fid": 5, "eval_s": 1.0}, {"step": 200, "time": 20.0, "fid": 4, "eval_s": 2.0}]
     assert compare.monitoring_cost(_Res(recs)) == (3.0, 20.0)
     assert math.isnan(compare.monitoring_cost(_Res(_records([1.0])))[0])
+    assert compare.oscillation([50, 30, 40]) == 5.0 and compare.oscillation([5, 4, 3]) == 0.0
+    assert math.isnan(compare.oscillation([1.0])) and compare.oscillation([3, math.nan, 4]) == 1.0
+    a = compare.aggregate([_records([50, 30, 40]), _records([60, 20, 25])], "fid")
+    assert a["oscillation"] == [5.0, 2.5] and a["oscillation_mean"] == 3.75
 
 
 def test_several_one_time_scale_arms():

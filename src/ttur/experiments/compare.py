@@ -235,24 +235,37 @@ def aggregate(records_per_seed: Sequence[Sequence[dict]], metric: str) -> dict:
     if not curves:
         return {"steps": [], "time": [], "mean": [], "std": [], "best": [], "final": [], "best_step": [],
                 "best_mean": math.nan, "best_std": math.nan, "final_mean": math.nan, "final_std": math.nan,
-                "seeds": 0}
+                "oscillation": [], "oscillation_mean": math.nan, "oscillation_std": math.nan, "seeds": 0}
     common = sorted(set.intersection(*[set(c[0].tolist()) for c in curves]))
     vals = np.array([[c[2][list(c[0]).index(s)] for s in common] for c in curves])
     times = np.array([[c[1][list(c[0]).index(s)] for s in common] for c in curves])
-    best, best_step, final = [], [], []
+    best, best_step, final, osc = [], [], [], []
     for s, _t, v in curves:
         ok = np.isfinite(v)
         best.append(float(v[ok].min()) if ok.any() else math.nan)
         best_step.append(float(s[ok][np.argmin(v[ok])]) if ok.any() else math.nan)
         final.append(float(v[-1]))
+        osc.append(oscillation(v))
     with np.errstate(invalid="ignore"):
         std = vals.std(0, ddof=1) if len(curves) > 1 else np.full(len(common), np.nan)
     bm, bs = mean_std(best)
     fm, fs = mean_std(final)
+    om, os_ = mean_std(osc)
     return {"steps": common, "time": np.nanmean(times, 0).tolist() if common else [],
             "mean": vals.mean(0).tolist(), "std": std.tolist(), "best": best, "best_step": best_step,
             "final": final, "best_mean": bm, "best_std": bs, "final_mean": fm, "final_std": fs,
+            "oscillation": osc, "oscillation_mean": om, "oscillation_std": os_,
             "best_step_mean": mean_std(best_step)[0], "seeds": len(curves)}
+
+
+def oscillation(values) -> float:
+    """How much a seed's metric goes up again: the mean rise between consecutive evaluations (falls count 0),
+    so a curve that only falls scores 0, whatever its level (NaN with fewer than two finite values)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return math.nan
+    return float(np.clip(np.diff(v), 0, None).mean())
 
 
 def plot_compare(aggs: dict[str, dict], label: str, title: str | None = None):
@@ -382,7 +395,7 @@ def differences(aggs: dict[str, dict], statuses: dict[str, list[str]], reference
     for name, a in aggs.items():
         if name == reference:
             continue
-        for what in ("best", "final"):
+        for what in ("best", "final", "oscillation"):
             x, y = ra[what], a[what]
             if what == "final":
                 x = [v for v, s in zip(x, statuses[reference], strict=False) if s != "diverged"]
@@ -401,6 +414,15 @@ def verdict(diffs: list[dict], reference: str, label: str) -> list[str]:
     """One sentence per arm, saying what the best-metric difference supports (interval and p-value)."""
     lines = []
     for d in diffs:
+        if d["of"] == "oscillation" and all(math.isfinite(d[k]) for k in ("difference", "ci_low", "ci_high")):
+            span = f"{fmt(d['difference'])} [{fmt(d['ci_low'])}, {fmt(d['ci_high'])}], p = {fmt(d['p_value'], 2)}"
+            if d["ci_high"] < 0 and d["p_value"] < 0.05:
+                lines.append(f"{reference} oscillates less than {d['arm']} ({span}).")
+            elif d["ci_low"] > 0 and d["p_value"] < 0.05:
+                lines.append(f"{reference} oscillates more than {d['arm']} ({span}).")
+            else:
+                lines.append(f"No difference in oscillation from {d['arm']} resolved ({span}).")
+            continue
         if d["of"] != "best":
             continue
         if not math.isfinite(d["difference"]):
@@ -433,6 +455,7 @@ def write_report(out_dir: str | Path, variants: list[Variant], metric: str, labe
                      "steps": v.cfg["steps"], "seeds": len(v.runs), "best_mean": a["best_mean"],
                      "best_std": a["best_std"], "best_step_mean": a.get("best_step_mean", math.nan),
                      "final_mean": a["final_mean"], "final_std": a["final_std"],
+                     "oscillation_mean": a["oscillation_mean"], "oscillation_std": a["oscillation_std"],
                      "diverged": statuses[v.name].count("diverged"), "collapsed": statuses[v.name].count("collapsed"),
                      "seed_status": statuses[v.name], "run_seconds_mean": wall[0],
                      "monitoring_fraction": spent / total if total > 0 else math.nan,
@@ -452,14 +475,17 @@ def write_report(out_dir: str | Path, variants: list[Variant], metric: str, labe
                  f"`{runs_dir}`.\n" if runs_dir else f"Config `{config}`; metric **{label}** (`{metric}`).\n")
         rep.text(threads_note(threads) + (f"; {jobs} runs at a time" if jobs > 1 else "") + "\n")
         rep.table(["variant", "lr_d", "lr_g", "d_steps", "steps", "seeds", f"best {label}", "step of best",
-                   f"final {label}", "diverged", "collapsed", "min per run", "monitoring"],
+                   f"final {label}", "oscillation", "diverged", "collapsed", "min per run", "monitoring"],
                   [[r["variant"], fmt(r["lr_d"]), fmt(r["lr_g"]), fmt(r["d_steps"]), fmt(r["steps"]), fmt(r["seeds"]),
                     fmt_pm(r["best_mean"], r["best_std"]), fmt(r["best_step_mean"]),
-                    fmt_pm(r["final_mean"], r["final_std"]), fmt(r["diverged"]), fmt(r["collapsed"]),
+                    fmt_pm(r["final_mean"], r["final_std"]), fmt_pm(r["oscillation_mean"], r["oscillation_std"]),
+                    fmt(r["diverged"]), fmt(r["collapsed"]),
                     fmt(r["run_seconds_mean"] / 60, 3),
                     "—" if not math.isfinite(r["monitoring_fraction"]) else f"{100 * r['monitoring_fraction']:.1f}%"]
                    for r in rows], caption="Mean ± std over seeds:")
-        rep.text(f"*diverged*: the losses or the metric became NaN or infinite (the run stops; its best is counted, "
+        rep.text(f"*oscillation*: the mean rise of {label} between consecutive evaluations (falls count 0; a curve "
+                 "that only falls scores 0). "
+                 f"*diverged*: the losses or the metric became NaN or infinite (the run stops; its best is counted, "
                  f"its final is not). *collapsed*: the last {label} is above {COLLAPSE_FACTOR:g}x the seed's best "
                  "(it lost most of what it reached and did not recover). *monitoring*: the share of the runs' "
                  "wall-clock time spent computing the metric. *min per run*: wall-clock minutes of one run "
