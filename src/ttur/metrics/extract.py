@@ -32,6 +32,8 @@ class Extraction:
     n: int
     skipped: int
     seconds: float
+    #: statistics of sFID's spatial features (``spatial=True``), from the same pass
+    spatial: Stats | None = None
 
 
 def extract(
@@ -43,18 +45,25 @@ def extract(
     progress: bool = True,
     desc: str | None = None,
     accumulator: StatsAccumulator | None = None,
+    spatial: bool = False,
 ) -> Extraction:
-    """Run ``source`` through ``extractor`` once, accumulating float64 statistics on the way."""
+    """Run ``source`` through ``extractor`` once, accumulating float64 statistics on the way.
+
+    ``spatial=True`` (Inception): also the statistics of sFID's 2023-d spatial features, from the
+    same forward pass (``Extraction.spatial``)."""
     from tqdm.auto import tqdm
 
     check_positive("batch_size", batch_size)
     if keep_logits and not extractor.has_logits:
         raise InputError(f"the {extractor.name} extractor has no class logits: the Inception Score needs Inception")
+    if spatial and not getattr(extractor, "has_spatial", False):
+        raise InputError(f"the {extractor.name} extractor has no spatial features: sFID needs Inception")
     total = len(source)
     if dist.is_active():  # each rank takes its block; the sums meet in one all-reduce
         source = source.shard(*dist.shard_range(total))
         progress = progress and dist.is_main()
     acc = accumulator
+    sacc: StatsAccumulator | None = None
     feats, logits = [], []
     t0 = time.perf_counter()
     failure: BaseException | None = None
@@ -64,7 +73,13 @@ def extract(
         with bar, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*TypedStorage.*")
             for pixels in source.batches(batch_size):
-                f, lg = extractor(pixels, logits=keep_logits)
+                if spatial:
+                    f, lg, sp = extractor(pixels, logits=keep_logits, spatial=True)
+                    if sacc is None:
+                        sacc = StatsAccumulator(sp.shape[1], device=sp.device)
+                    sacc.update(sp.float())
+                else:
+                    f, lg = extractor(pixels, logits=keep_logits)
                 f = f.float()
                 if acc is None:  # float64 sums where the features are: on a GPU the update is free
                     acc = StatsAccumulator(f.shape[1], device=f.device)
@@ -87,6 +102,12 @@ def extract(
         if acc is None:  # an empty shard (more processes than images)
             acc = StatsAccumulator(dims, device=extractor.device)
         acc.all_reduce()
+        if spatial:
+            from ..networks.inception import SPATIAL_DIMS
+
+            if sacc is None:
+                sacc = StatsAccumulator(SPATIAL_DIMS, device=extractor.device)
+            sacc.all_reduce()
         skipped = int(dist.all_reduce_sum(torch.tensor([float(skipped)])).item())
         feats_all = dist.all_gather_rows(np.concatenate(feats) if feats else np.zeros((0, dims), np.float32))
         logits_all = dist.all_gather_rows(np.concatenate(logits) if logits else np.zeros((0, 1008), np.float32))
@@ -100,6 +121,12 @@ def extract(
         after = f" after skipping {skipped} unreadable" if skipped else ""
         raise InputError(f"{getattr(source, 'name', 'source')}: {n} image(s){after}; at least 2 are needed")
     stats = acc.stats(extractor.meta())
+    spatial_stats = None
+    if spatial:
+        from ..networks.inception import SPATIAL_TENSOR
+
+        spatial_stats = sacc.stats({**extractor.meta(), "dims": sacc.dims, "extractor": "inception_spatial",
+                                    "tensor": SPATIAL_TENSOR})
     return Extraction(
         stats=stats,
         features=feats_all if keep_features else None,
@@ -107,4 +134,5 @@ def extract(
         n=n,
         skipped=skipped,
         seconds=time.perf_counter() - t0,
+        spatial=spatial_stats,
     )
