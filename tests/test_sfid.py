@@ -8,17 +8,27 @@ features, exact for fewer images than dimensions).
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import socket
 
 import numpy as np
 import pytest
 import torch
+import torch.distributed as tdist
+import torch.multiprocessing as mp
+from torch import nn
 
 import ttur
+from ttur.cli import main
+from ttur.images.arrays import ArrayImages
 from ttur.images.files import FolderImages
+from ttur.metrics.extract import extract
 from ttur.metrics.preprocess import preprocess
 from ttur.metrics.sources import SequenceSource
 from ttur.networks import inception as inc
+from ttur.networks.base import ModuleExtractor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -126,9 +136,17 @@ def test_sfid_one_pass_with_fid_and_independent_value(sets, ref_net, monkeypatch
     assert rec["metric_details"]["sfid"]["dims"] == 2023
 
 
-def test_sfid_of_a_set_against_itself_is_zero(sets, fake_weights):
-    r = ttur.evaluate(sets["a"], sets["a"], metrics="sfid", weights=fake_weights, batch_size=5, progress=False)
+def test_sfid_of_a_set_against_itself_is_zero(sets, weights_env, capsys):
+    """Through the command line: ``ttur eval A A --metrics sfid --json``, key ``sfid``."""
+    capsys.readouterr()
+    rc = main(["eval", str(sets["a"]), str(sets["a"]), "--metrics", "sfid", "--json", "--no-progress",
+               "--batch-size", "5"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    r = json.loads(out.out)
     assert abs(r["sfid"]) < 1e-9  # measured 0.0 (the trace of either covariance is about 8.7)
+    assert r["record"]["networks"]["inception"]["metrics"] == ["sfid"]
+    assert r["record"]["metric_details"]["sfid"]["mode"] == "tf"
 
 
 def test_sfid_refuses_statistics_files_and_other_networks(sets, tmp_path, fake_weights):
@@ -136,3 +154,56 @@ def test_sfid_refuses_statistics_files_and_other_networks(sets, tmp_path, fake_w
     p = s.save(tmp_path / "b.npz")
     with pytest.raises(ttur.InputError, match="sfid: needs images as B"):
         ttur.evaluate(sets["a"], p, metrics="sfid", weights=fake_weights, progress=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# The spatial statistics under torch.distributed: each rank's sums meet in the same all-reduce
+# ----------------------------------------------------------------------------------------------
+
+class _SpatialProbe(ModuleExtractor):
+    """A small float64 net whose second output stands in for the spatial tensor (the code path of extract)."""
+
+    has_spatial = True
+
+    def __init__(self) -> None:
+        torch.manual_seed(0)
+        super().__init__(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).double(), "probe")
+
+    def forward(self, pixels, logits, spatial=False):
+        x = pixels.double() / 127.5 - 1
+        with torch.inference_mode():
+            t = self.module(x)
+        f = t.mean((2, 3)).float()
+        return (f, None, inc.spatial_features(t).float()) if spatial else (f, None)
+
+
+def _images(n: int) -> np.ndarray:
+    return np.random.default_rng(3).integers(0, 256, (n, 8, 8, 3), dtype=np.uint8)
+
+
+def _worker(rank: int, world: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    tdist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        e = extract(SequenceSource(ArrayImages(_images(7)), num_workers=0), _SpatialProbe(), batch_size=2,
+                    spatial=True, progress=False)
+        if rank == 0:
+            np.savez(out, mu=e.spatial.mu, sigma=e.spatial.sigma, n=e.spatial.n)
+    finally:
+        tdist.destroy_process_group()
+
+
+def test_spatial_stats_sharded_equal_single_process(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = str(tmp_path / "sp.npz")
+    mp.spawn(_worker, args=(2, port, out), nprocs=2, join=True)
+    single = extract(SequenceSource(ArrayImages(_images(7)), num_workers=0), _SpatialProbe(), batch_size=2,
+                     spatial=True, progress=False).spatial
+    assert single.dims == 6 * 6 * 4
+    with np.load(out) as d:
+        assert int(d["n"]) == 7
+        np.testing.assert_allclose(d["mu"], single.mu, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(d["sigma"], single.sigma, rtol=1e-9, atol=1e-12)
