@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 #: public name -> module that defines it (imported when the name is first used)
 _LAZY = {
+    "FID": "ttur.metrics.fid_metric",
     "FIDResult": "ttur.metrics.api",
     "compute_stats": "ttur.metrics.api",
     "fid": "ttur.metrics.api",
@@ -39,7 +40,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "ConfigError", "EvalResult", "FIDResult", "FeatureExtractor", "GeneratorSource", "InceptionExtractor", "InputError",
-    "ModuleExtractor", "NumericalError", "Stats", "StatsError", "TturError", "WeightsError",
+    "ConfigError", "EvalResult", "FID", "FIDResult", "FeatureExtractor", "GeneratorSource", "InceptionExtractor",
+    "InputError", "ModuleExtractor", "NumericalError", "Stats", "StatsError", "TturError", "WeightsError",
     "compute_stats", "evaluate", "fid", "frechet_distance", "get_extractor", "inception_score", "kid",
 ]

@@ -84,13 +84,15 @@ def _lines(v: dict, record: dict) -> list[str]:
         se = v.get("fid_inf_stderr")
         err = f" +- {se:.6g} (intercept's standard error)" if se is not None else ""
         out.append(f"FID_inf: {v['fid_inf']!r}{err}")
+    if "sfid" in v:
+        out.append(f"sFID: {v['sfid']!r}")
     if "fd_dinov2" in v:
         net = record["networks"]["dinov2"]
         out.append(f"FD_DINOv2 ({net['name']}, {net['mode']}): {v['fd_dinov2']!r}")
     if "cmmd" in v:
         out.append(f"CMMD: {v['cmmd']!r}")
     shown = {"fid", "kid_mean", "kid_std", "isc_mean", "isc_std", "fd_dinov2", "cmmd", "precision", "recall",
-             "density", "coverage", "fid_inf", "fid_inf_stderr"}
+             "sfid", "density", "coverage", "fid_inf", "fid_inf_stderr"}
     out += [f"{k}: {x!r}" for k, x in v.items() if k not in shown]  # metrics added later
     return out
 

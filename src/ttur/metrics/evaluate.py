@@ -128,7 +128,7 @@ NETWORKS: dict[str, Network] = {
 # Metrics
 # ----------------------------------------------------------------------------------------------
 
-STATS, FEATURES, LOGITS = "stats", "features", "logits"
+STATS, FEATURES, LOGITS, SPATIAL = "stats", "features", "logits", "spatial"
 
 
 @dataclass(frozen=True)
@@ -244,6 +244,17 @@ def _fid(a: Side, b: Side, o: Options) -> dict:
     return out
 
 
+def _sfid(a: Side, b: Side, o: Options) -> dict:
+    from ..networks.inception import SPATIAL_DIMS, SPATIAL_TENSOR
+    from .distances import frechet_distance
+
+    sa, sb = a.extraction.spatial, b.extraction.spatial
+    return {"sfid": frechet_distance(sa, sb),
+            "_record": {"tensor": SPATIAL_TENSOR, "module": "Mixed_6d.branch1x1 (after batch norm and ReLU), "
+                        "channels 0..6, flattened (h, w, c)", "dims": SPATIAL_DIMS, "mode": o.inception_mode,
+                        "dtype": "float64"}}
+
+
 def _cmmd(a: Side, b: Side, o: Options) -> dict:
     from .cmmd import cmmd
 
@@ -251,6 +262,7 @@ def _cmmd(a: Side, b: Side, o: Options) -> dict:
 
 
 _S, _F, _L, _0 = frozenset({STATS}), frozenset({FEATURES}), frozenset({LOGITS}), frozenset()
+_SP = frozenset({SPATIAL})
 
 #: every metric ``ttur eval --metrics`` knows, by name
 METRICS: dict[str, Metric] = {
@@ -266,6 +278,9 @@ METRICS: dict[str, Metric] = {
     "fid_inf": Metric("inception", _F, _S, ("fid_inf", "fid_inf_stderr", "fid_inf_residual_std"),
                       "mchong6/FID_IS_infinity (FID at 15 sizes of A against B's statistics, linear in 1/N)",
                       _fid_inf),
+    "sfid": Metric("inception", _SP, _SP, ("sfid",),
+                   "openai/guided-diffusion evaluations/evaluator.py (sFID, Nash et al. 2021: Frechet distance of "
+                   "mixed_6/conv[..., :7], 2023-d, TF preprocessing; from the same pass as fid)", _sfid),
     "fd_dinov2": Metric("dinov2", _S, _S, ("fd_dinov2",),
                         "NVlabs/edm2 calculate_metrics.py (mode edm2) / layer6ai-labs/dgm-eval (dgm-eval, "
                         "dgm-eval-clean)", _fd("fd_dinov2")),
@@ -290,6 +305,8 @@ TOLERANCES: dict[str, tuple[float, float]] = {
     "kid_mean": (1e-6, 1e-9), "kid_std": (1e-5, 1e-9), "isc_mean": (1e-6, 1e-9), "isc_std": (1e-5, 1e-9),
     "precision": (0.0, 0.0), "recall": (0.0, 0.0), "density": (0.0, 0.0), "coverage": (0.0, 0.0),
     "fid_inf": (1e-6, 1e-9), "fid_inf_stderr": (1e-4, 1e-9), "fid_inf_residual_std": (1e-4, 1e-9),
+    "sfid": (1e-6, 1e-9), "kid_dinov2_mean": (1e-6, 1e-9), "kid_dinov2_std": (1e-5, 1e-9),
+    **{f"{k}_dinov2": (0.0, 0.0) for k in ("precision", "recall", "density", "coverage")},
 }
 #: the tolerance of a key not in :data:`TOLERANCES` (a metric added later)
 DEFAULT_TOLERANCE = (1e-6, 1e-9)
@@ -403,8 +420,8 @@ def evaluate(
 ) -> EvalResult:
     """Metrics between A (generated) and B (reference) from one pass of each source per network.
 
-    ``metrics``: names of :data:`METRICS` (``fid``, ``kid``, ``isc``, ``prdc``, ``fid_inf``, ``fd_dinov2``,
-    ``cmmd``), as a
+    ``metrics``: names of :data:`METRICS` (``fid``, ``kid``, ``isc``, ``prdc``, ``fid_inf``, ``sfid``,
+    ``fd_dinov2``, ``cmmd``), as a
     list or a comma-separated string; default ``fid``. ``weights``: the Inception weights;
     ``dinov2_weights`` / ``clip_weights``: those files (else ``$TTUR_DINOV2_WEIGHTS`` /
     ``$TTUR_CLIP_WEIGHTS``, ttur's cache, the torch hub or CLIP folder, a download unless
@@ -491,7 +508,7 @@ def evaluate(
             desc = f"{net}: " + (desc if len(desc) <= 30 else "..." + desc[-27:])
             ex = extract(s, ext, batch_size=batch_size, keep_features=FEATURES in p[side],
                          keep_logits=LOGITS in p[side], progress=progress, desc=desc,
-                         hash_pixels=side not in hashes)
+                         hash_pixels=side not in hashes, spatial=SPATIAL in p[side])
             if side not in hashes:
                 hashes[side] = ex.sha256
             if ex.skipped:

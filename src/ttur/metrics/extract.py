@@ -34,6 +34,8 @@ class Extraction:
     seconds: float
     #: SHA-256 of the pixels that went through the network (``hash_pixels=True``; see :data:`PIXELS_HASH_KIND`)
     sha256: str | None = None
+    #: statistics of sFID's spatial features (``spatial=True``), from the same pass
+    spatial: Stats | None = None
 
 
 #: how :func:`extract` hashes a source's content (``record["sides"][...]["hash_kind"]``)
@@ -62,11 +64,14 @@ def extract(
     desc: str | None = None,
     accumulator: StatsAccumulator | None = None,
     hash_pixels: bool = False,
+    spatial: bool = False,
 ) -> Extraction:
     """Run ``source`` through ``extractor`` once, accumulating float64 statistics on the way.
 
     ``hash_pixels``: also the SHA-256 of the pixels read (:data:`PIXELS_HASH_KIND`), in
-    ``Extraction.sha256`` (None under a process group, where each rank sees only its shard)."""
+    ``Extraction.sha256`` (None under a process group, where each rank sees only its shard).
+    ``spatial=True`` (Inception): also the statistics of sFID's 2023-d spatial features, from the
+    same forward pass (``Extraction.spatial``)."""
     import hashlib
 
     from tqdm.auto import tqdm
@@ -74,12 +79,15 @@ def extract(
     check_positive("batch_size", batch_size)
     if keep_logits and not extractor.has_logits:
         raise InputError(f"the {extractor.name} extractor has no class logits: the Inception Score needs Inception")
+    if spatial and not getattr(extractor, "has_spatial", False):
+        raise InputError(f"the {extractor.name} extractor has no spatial features: sFID needs Inception")
     total = len(source)
     hasher = hashlib.sha256() if hash_pixels and not dist.is_active() else None
     if dist.is_active():  # each rank takes its block; the sums meet in one all-reduce
         source = source.shard(*dist.shard_range(total))
         progress = progress and dist.is_main()
     acc = accumulator
+    sacc: StatsAccumulator | None = None
     feats, logits = [], []
     t0 = time.perf_counter()
     failure: BaseException | None = None
@@ -91,7 +99,13 @@ def extract(
             for pixels in source.batches(batch_size):
                 if hasher is not None:
                     _hash_pixels(hasher, pixels)
-                f, lg = extractor(pixels, logits=keep_logits)
+                if spatial:
+                    f, lg, sp = extractor(pixels, logits=keep_logits, spatial=True)
+                    if sacc is None:
+                        sacc = StatsAccumulator(sp.shape[1], device=sp.device)
+                    sacc.update(sp.float())
+                else:
+                    f, lg = extractor(pixels, logits=keep_logits)
                 f = f.float()
                 if acc is None:  # float64 sums where the features are: on a GPU the update is free
                     acc = StatsAccumulator(f.shape[1], device=f.device)
@@ -114,6 +128,12 @@ def extract(
         if acc is None:  # an empty shard (more processes than images)
             acc = StatsAccumulator(dims, device=extractor.device)
         acc.all_reduce()
+        if spatial:
+            from ..networks.inception import SPATIAL_DIMS
+
+            if sacc is None:
+                sacc = StatsAccumulator(SPATIAL_DIMS, device=extractor.device)
+            sacc.all_reduce()
         skipped = int(dist.all_reduce_sum(torch.tensor([float(skipped)])).item())
         feats_all = dist.all_gather_rows(np.concatenate(feats) if feats else np.zeros((0, dims), np.float32))
         logits_all = dist.all_gather_rows(np.concatenate(logits) if logits else np.zeros((0, 1008), np.float32))
@@ -127,6 +147,12 @@ def extract(
         after = f" after skipping {skipped} unreadable" if skipped else ""
         raise InputError(f"{getattr(source, 'name', 'source')}: {n} image(s){after}; at least 2 are needed")
     stats = acc.stats(extractor.meta())
+    spatial_stats = None
+    if spatial:
+        from ..networks.inception import SPATIAL_TENSOR
+
+        spatial_stats = sacc.stats({**extractor.meta(), "dims": sacc.dims, "extractor": "inception_spatial",
+                                    "tensor": SPATIAL_TENSOR})
     return Extraction(
         stats=stats,
         features=feats_all if keep_features else None,
@@ -135,4 +161,5 @@ def extract(
         skipped=skipped,
         seconds=time.perf_counter() - t0,
         sha256=hasher.hexdigest() if hasher is not None else None,
+        spatial=spatial_stats,
     )

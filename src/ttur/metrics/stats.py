@@ -149,6 +149,13 @@ class StatsAccumulator:
             self._merge(other.n, other.mean.to(self.mean.device), other.m2.to(self.m2.device))
             self._keep(other._rows)
 
+    def copy(self) -> StatsAccumulator:
+        """An independent accumulator holding the same sums (and kept rows)."""
+        out = StatsAccumulator(self.dims, device=self.mean.device, keep_rows=False)
+        out.n, out.mean, out.m2 = self.n, self.mean.clone(), self.m2.clone()
+        out._rows = None if self._rows is None else list(self._rows)
+        return out
+
     def all_reduce(self) -> None:
         """Combine the accumulators of all ranks of the process group (in place, on every rank).
 

@@ -23,6 +23,8 @@ class FeatureExtractor:
     mode: str | None = None
     weights_sha256: str | None = None
     has_logits: bool = False
+    #: whether ``forward(pixels, logits, spatial=True)`` also returns sFID's spatial features
+    has_spatial: bool = False
     device: torch.device = torch.device("cpu")
 
     @property
@@ -41,13 +43,18 @@ class FeatureExtractor:
     def forward(self, pixels: torch.Tensor, logits: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         raise NotImplementedError  # pragma: no cover
 
-    def __call__(self, pixels, logits: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def __call__(self, pixels, logits: bool = False, spatial: bool = False):
+        """``(features, logits or None)``, and with ``spatial=True`` (extractors with ``has_spatial``)
+        a third entry, the spatial features of the same pass."""
+        if spatial and not self.has_spatial:
+            raise ValueError(f"the {self.name} extractor has no spatial features (sFID needs Inception)")
+        extra = {"spatial": True} if spatial else {}
         if isinstance(pixels, list):  # images of different sizes: one at a time through preprocessing
-            outs = [self.forward(p, logits) for p in pixels]
+            outs = [self.forward(p, logits, **extra) for p in pixels]
             f = torch.cat([o[0] for o in outs])
             lg = torch.cat([o[1] for o in outs]) if logits else None
-            return f, lg
-        return self.forward(pixels, logits)
+            return (f, lg, torch.cat([o[2] for o in outs])) if spatial else (f, lg)
+        return self.forward(pixels, logits, **extra)
 
 
 class ModuleExtractor(FeatureExtractor):

@@ -16,7 +16,24 @@ Two modules are defined, and the extractor that runs them (:class:`InceptionExtr
 
 Both take images already resized to 299x299 and scaled to [-1, 1] (see :mod:`ttur.metrics.preprocess`) and
 return the pooled features of the requested block and, on request, the 1008 logits without bias
-(the Inception Score's logits, as the TensorFlow graph's ``softmax/logits/MatMul``).
+(the Inception Score's logits, as the TensorFlow graph's ``softmax/logits/MatMul``) and the spatial
+features of sFID (:func:`spatial_features`), all from the same pass.
+
+sFID's tensor. ADM's evaluator (openai/guided-diffusion ``evaluations/evaluator.py``; Nash et al.
+2021) reads ``mixed_6/conv:0`` of the 2015 graph and keeps ``[..., :7]`` of it (NHWC), flattened per
+image: 17 x 17 x 7 = 2023 values. The graph names its Inception blocks ``mixed``, ``mixed_1`` ...
+``mixed_10`` in order; the port names the same eleven blocks Mixed_5b, 5c, 5d, 6a, 6b, 6c, 6d, 6e,
+7a, 7b, 7c, so ``mixed_6`` is **Mixed_6d** (the third 17x17 block with 160-channel 7x7 towers; some
+PyTorch re-implementations of sFID read Mixed_6e instead, which is ``mixed_7``). Inside a block the
+graph's un-nested ``conv`` scope is the 1x1 branch (the towers are ``tower/conv``, ``tower_1/conv``
+...), which is ``branch1x1`` here, 192 channels, the first part of the block's concat. In that graph
+a conv scope ``S`` holds ``S/Conv2D``, ``S/batchnorm`` and ``S/CheckNumerics``, and the op named
+``S`` itself is the ReLU that ends it (as ``pool_3`` is the op itself, ``pool_3:0`` its output), so
+``mixed_6/conv:0`` is taken to be the output *after* batch norm and ReLU, the same tensor as
+``Mixed_6d.branch1x1(x)``. This reading of the graph's naming could not be checked against the
+graph itself (no TensorFlow and no graph file here); were ``mixed_6/conv:0`` the pre-ReLU value,
+the numbers would differ (the negative entries kept instead of zeroed). NHWC ``[..., :7]`` is
+channels 0..6 of the NCHW tensor; the flattening keeps ADM's (h, w, c) order.
 """
 
 from __future__ import annotations
@@ -39,6 +56,12 @@ from .base import FeatureExtractor
 #: feature dimension -> block whose average-pooled output it is (pytorch-fid's choices)
 DIMS = INCEPTION_DIMS
 NUM_LOGITS = 1008
+#: sFID: channels kept of ``mixed_6/conv`` (Mixed_6d.branch1x1), its spatial size, the feature length
+SPATIAL_CHANNELS = 7
+SPATIAL_SIZE = 17
+SPATIAL_DIMS = SPATIAL_SIZE * SPATIAL_SIZE * SPATIAL_CHANNELS  # 2023
+#: the tensor sFID reads, as ADM's evaluator names it in the TensorFlow graph
+SPATIAL_TENSOR = "mixed_6/conv:0[..., :7]"
 
 
 class BasicConv2d(nn.Module):
@@ -195,10 +218,13 @@ class FIDInception(nn.Module):
             [self.Mixed_7a, self.Mixed_7b, self.Mixed_7c],
         ]
 
-    def forward(
-        self, x: torch.Tensor, dims: int = 2048, logits: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return _run_blocks(self.blocks(), self.fc.weight, x, dims, logits)
+    def spatial_module(self) -> nn.Module:
+        """The module whose output holds ``mixed_6/conv`` in its first 192 channels (here: all of it)."""
+        return self.Mixed_6d.branch1x1
+
+    def forward(self, x: torch.Tensor, dims: int = 2048, logits: bool = False, spatial: bool = False):
+        """``(features, logits or None)``; with ``spatial=True`` also sFID's (N, 2023) features."""
+        return _run_blocks(self.blocks(), self.fc.weight, x, dims, logits, self.spatial_module() if spatial else None)
 
 
 class _MaxPool(nn.Module):
@@ -206,11 +232,33 @@ class _MaxPool(nn.Module):
         return F.max_pool2d(x, kernel_size=3, stride=2)
 
 
+def spatial_features(t: torch.Tensor) -> torch.Tensor:
+    """sFID's features from the ``mixed_6/conv`` tensor (N, C >= 7, 17, 17), NCHW: channels 0..6,
+    flattened in (h, w, c) order as ADM flattens ``[..., :7]`` of the NHWC tensor -> (N, 2023)."""
+    return t[:, :SPATIAL_CHANNELS].permute(0, 2, 3, 1).reshape(t.shape[0], -1)
+
+
 def _run_blocks(
-    blocks: list[list[nn.Module]], fc_weight: torch.Tensor, x: torch.Tensor, dims: int, logits: bool
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+    blocks: list[list[nn.Module]], fc_weight: torch.Tensor, x: torch.Tensor, dims: int, logits: bool,
+    spatial_module: nn.Module | None = None,
+):
     if dims not in DIMS:
         raise ValueError(f"dims must be one of {DIMS}, not {dims}")
+    if spatial_module is None:
+        return _run(blocks, fc_weight, x, dims, logits)
+    if dims < 768:
+        raise ValueError("spatial features need the pass to reach Mixed_6d (dims 768 or 2048)")
+    # a hook for this call only: a plain FID pass carries no hook and no copy
+    seen: list[torch.Tensor] = []
+    handle = spatial_module.register_forward_hook(lambda m, i, o: seen.append(spatial_features(o)))
+    try:
+        feats, out_logits = _run(blocks, fc_weight, x, dims, logits)
+    finally:
+        handle.remove()
+    return feats, out_logits, seen[0]
+
+
+def _run(blocks, fc_weight, x, dims, logits):
     last = DIMS.index(dims) if not logits else 3
     feats = None
     for i, block in enumerate(blocks[: last + 1]):
@@ -408,12 +456,14 @@ class FastFIDInception(nn.Module):
         self.eval()
         self.requires_grad_(False)
 
-    def forward(
-        self, x: torch.Tensor, dims: int = 2048, logits: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def spatial_module(self) -> nn.Module:
+        """Mixed_6d's merged 1x1 head: its first 192 output channels are ``branch1x1`` (``mixed_6/conv``)."""
+        return self.mixed6[6].head
+
+    def forward(self, x: torch.Tensor, dims: int = 2048, logits: bool = False, spatial: bool = False):
         x = x.contiguous(memory_format=torch.channels_last)
         blocks = [[self.stem0], [self.stem1], [self.mixed6], [self.mixed7]]
-        return _run_blocks(blocks, self.fc_weight, x, dims, logits)
+        return _run_blocks(blocks, self.fc_weight, x, dims, logits, self.spatial_module() if spatial else None)
 
 
 def expected_keys() -> list[tuple[str, tuple[int, ...]]]:
@@ -466,10 +516,15 @@ class InceptionExtractor(FeatureExtractor):
     def is_inception(self) -> bool:
         return True
 
-    def forward(self, pixels: torch.Tensor, logits: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    has_spatial = True
+
+    def forward(self, pixels: torch.Tensor, logits: bool, spatial: bool = False):
+        """``(features, logits or None)``; ``spatial=True`` adds sFID's (N, 2023) features of the same pass."""
         x = pixels.to(self.device, non_blocking=True)
         x = preprocess(x, self.mode)
         with torch.inference_mode(), full_precision():
+            if spatial:
+                return self.model(x, dims=self.dims, logits=logits, spatial=True)
             return self.model(x, dims=self.dims, logits=logits)
 
 

@@ -59,6 +59,7 @@ class ImageTask(ImageConfig, Task):
         self._dataset = None
         self._extractor = None
         self._ref = None
+        self._fid = None  # the ttur.FID metric object, made on the first evaluation
         self.metric, self.metric_label = "fid", "FID"
         self.dataset()  # the data first: a missing dataset is reported before missing weights
         if cfg["fid_every"] > 0:
@@ -159,25 +160,31 @@ class ImageTask(ImageConfig, Task):
         return self._ref
 
     def evaluate(self, G: nn.Module, step: int, out_dir: Path) -> dict[str, float]:
-        from ..metrics.api import fid
+        from ..distributed import is_active, shard_range
+        from ..metrics.fid_metric import FID
 
         if self._extractor is None:
             return {}
-        ref = self._reference(out_dir)
+        if self._fid is None:  # the reference statistics once; each evaluation resets the generated side
+            self._fid = FID(self._reference(out_dir), extractor=self._extractor)
+        m = self._fid
         gen = torch.Generator(device=self.device).manual_seed(self.cfg["seed"] * 7919 + 104729 + self.rank)
         was_training = G.training
         G.eval()  # DCGAN samples with batch norm in inference mode; the ResNet G always uses batch statistics
-
-        def sample(n: int) -> torch.Tensor:
-            with torch.no_grad():
-                return G(self.noise(n, gen)).float().clamp_(-1, 1)
-
+        # this rank's share of the samples, in batches of fid_batch_size (as a sharded generator source)
+        total, bs = self.cfg["fid_samples"], self.cfg["fid_batch_size"]
+        start, stop = shard_range(total) if is_active() else (0, total)
+        m.reset()
         try:
-            r = fid(sample, ref, extractor=self._extractor, num_samples=self.cfg["fid_samples"],
-                    batch_size=self.cfg["fid_batch_size"], progress=False)
+            done = 0
+            while done < stop - start:
+                b = min(bs, stop - start - done)
+                with torch.no_grad():
+                    m.update(G(self.noise(b, gen)).float().clamp_(-1, 1))
+                done += b
         finally:
             G.train(was_training)
-        return {self.metric: float(r.fid)}
+        return {self.metric: float(m.compute())}
 
     def save_samples(self, G: nn.Module, step: int, out_dir: Path) -> Path | None:
         from .plots import save_grid
