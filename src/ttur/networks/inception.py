@@ -331,6 +331,10 @@ class _ConvReLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.conv
+        if x.dim() == 4 and x.device.type == "cpu" and not x.is_contiguous(memory_format=torch.channels_last):
+            # a branch of a merged head is a channel slice: one copy, and it takes the fused kernel
+            # (otherwise 22 of the 75 convolutions would run unfused, on unpacked weights)
+            x = x.contiguous(memory_format=torch.channels_last)
         if _mkldnn_fusable(x):
             args = (list(c.padding), list(c.stride), list(c.dilation), c.groups)
             if self._packed is None:
