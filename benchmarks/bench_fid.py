@@ -220,10 +220,12 @@ def part_breakdown(args, state) -> None:
     res = ttur.fid(str(a), str(b), mode="pytorch-fid", weights=state["weights"], progress=False)
     end = time.perf_counter() - t0
     n = 2 * args.folder_images
-    print(f"[breakdown] ttur fid on {args.folder_images} + {args.folder_images} JPEGs (pytorch-fid mode), stage by stage:")
+    k = args.folder_images
+    print(f"[breakdown] ttur fid on {k} + {k} JPEGs (pytorch-fid mode), stage by stage:")
     for k, v in t.items():
         print(f"  {k:28s} {v:7.2f} s  {100 * v / end:5.1f}% of the end-to-end time")
-    print(f"  end to end (ttur.fid)        {end:7.2f} s  ({n / end:.2f} images/s; FID {res.fid:.9g}, stages {value:.9g})")
+    print(f"  end to end (ttur.fid)        {end:7.2f} s  ({n / end:.2f} images/s; FID {res.fid:.9g}, "
+          f"stages {value:.9g})")
     print("  decoding runs in DataLoader workers beside the network: the hand-off line is what the main process "
           "waits for when nothing else runs")
 

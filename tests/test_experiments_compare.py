@@ -206,3 +206,23 @@ def test_compare_jobs_runs_in_processes(tmp_path):
     again = compare.run(tmp_path / "rep", "quickstart", orig_lr=[3e-4, 1e-4], seeds=2, overrides=over, jobs=2,
                         resume=True, progress=False, say=lambda m: None)
     assert [r["best"] for r in again["curves"].values()] == [r["best"] for r in res["curves"].values()]
+
+
+def test_verdict_sentences_follow_interval_and_p_value():
+    def d(of, diff, lo, hi, p):
+        return {"arm": "orig", "of": of, "difference": diff, "ci_low": lo, "ci_high": hi, "p_value": p,
+                "n_reference": 5, "n_arm": 5}
+
+    says = compare.verdict([d("best", -2.0, -3.0, -1.0, 0.01), d("oscillation", 1.0, 0.5, 1.5, 0.02)], "TTUR", "FD")
+    assert says[0].startswith("**TTUR** reaches a lower best FD than orig")
+    assert says[1].startswith("TTUR oscillates more than orig")
+    says = compare.verdict([d("best", 2.0, 1.0, 3.0, 0.01), d("oscillation", -1.0, -1.5, -0.5, 0.03)], "TTUR", "FD")
+    assert says[0].startswith("**orig** reaches a lower best FD than TTUR")
+    assert says[1].startswith("TTUR oscillates less than orig")
+    # an interval that excludes 0 without p < 0.05, or p < 0.05 with an interval over 0: not resolved
+    says = compare.verdict([d("best", -2.0, -3.0, -1.0, 0.2), d("oscillation", 1.0, -0.5, 1.5, 0.01),
+                            d("final", -9.0, -10.0, -8.0, 0.001)], "TTUR", "FD")
+    assert len(says) == 2 and "no difference in best FD resolved at 5 + 5 seeds" in says[0]
+    assert says[1].startswith("No difference in oscillation from orig resolved")
+    assert compare.verdict([d("best", math.nan, math.nan, math.nan, math.nan)], "TTUR", "FD") == [
+        "TTUR vs orig: no finite values to compare."]

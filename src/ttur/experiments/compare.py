@@ -410,32 +410,38 @@ def _fin(x) -> list[float]:
     return [v for v in x if v is not None and math.isfinite(v)]
 
 
+def _resolved(d: dict) -> int:
+    """-1 when the interval lies below 0 and p < 0.05 (the reference is lower), 1 above, 0 otherwise."""
+    if d["p_value"] < 0.05:
+        if d["ci_high"] < 0:
+            return -1
+        if d["ci_low"] > 0:
+            return 1
+    return 0
+
+
 def verdict(diffs: list[dict], reference: str, label: str) -> list[str]:
     """One sentence per arm, saying what the best-metric difference supports (interval and p-value)."""
     lines = []
     for d in diffs:
-        if d["of"] == "oscillation" and all(math.isfinite(d[k]) for k in ("difference", "ci_low", "ci_high")):
+        if d["of"] not in ("best", "oscillation"):
+            continue
+        if not all(math.isfinite(d[k]) for k in ("difference", "ci_low", "ci_high")):
+            if d["of"] == "best":
+                lines.append(f"{reference} vs {d['arm']}: no finite values to compare.")
+            continue
+        side = _resolved(d)
+        if d["of"] == "oscillation":
             span = f"{fmt(d['difference'])} [{fmt(d['ci_low'])}, {fmt(d['ci_high'])}], p = {fmt(d['p_value'], 2)}"
-            if d["ci_high"] < 0 and d["p_value"] < 0.05:
-                lines.append(f"{reference} oscillates less than {d['arm']} ({span}).")
-            elif d["ci_low"] > 0 and d["p_value"] < 0.05:
-                lines.append(f"{reference} oscillates more than {d['arm']} ({span}).")
-            else:
-                lines.append(f"No difference in oscillation from {d['arm']} resolved ({span}).")
-            continue
-        if d["of"] != "best":
-            continue
-        if not math.isfinite(d["difference"]):
-            lines.append(f"{reference} vs {d['arm']}: no finite values to compare.")
+            lines.append({-1: f"{reference} oscillates less than {d['arm']} ({span}).",
+                          1: f"{reference} oscillates more than {d['arm']} ({span}).",
+                          0: f"No difference in oscillation from {d['arm']} resolved ({span})."}[side])
             continue
         span = f"{fmt(d['difference'])} [95% CI {fmt(d['ci_low'])}, {fmt(d['ci_high'])}], p = {fmt(d['p_value'], 2)}"
-        if d["ci_high"] < 0 and d["p_value"] < 0.05:
-            lines.append(f"**{reference}** reaches a lower best {label} than {d['arm']}: {span}.")
-        elif d["ci_low"] > 0 and d["p_value"] < 0.05:
-            lines.append(f"**{d['arm']}** reaches a lower best {label} than {reference}: difference {span}.")
-        else:
-            lines.append(f"{reference} vs {d['arm']}: no difference in best {label} resolved at "
-                         f"{d['n_reference']} + {d['n_arm']} seeds ({span}).")
+        lines.append({-1: f"**{reference}** reaches a lower best {label} than {d['arm']}: {span}.",
+                      1: f"**{d['arm']}** reaches a lower best {label} than {reference}: difference {span}.",
+                      0: f"{reference} vs {d['arm']}: no difference in best {label} resolved at "
+                         f"{d['n_reference']} + {d['n_arm']} seeds ({span})."}[side])
     return lines
 
 

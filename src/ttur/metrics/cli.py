@@ -135,20 +135,14 @@ def _download(names: list[str]) -> int:
         if n not in known:
             raise InputError(f"--download: unknown network {n!r}; known: {', '.join(known)}, all")
     for n in names:
-        if n == "inception":
-            found = W.find_weights()
-            if found is None:
-                if offline():
-                    raise WeightsError(f"--download inception: offline (TTUR_OFFLINE); {W.how_to_get()}")
-                found = W.download()
-            print(f"inception: {found}")
-            continue
-        spec = specs[n]
-        found = spec.find()
+        # (find, download, how to get it) of each network's file
+        find, download, how = ((W.find_weights, W.download, W.how_to_get) if n == "inception"
+                               else (specs[n].find, specs[n].download, specs[n].how_to_get))
+        found = find()
         if found is None:
             if offline():
-                raise WeightsError(f"--download {n}: offline (TTUR_OFFLINE); {spec.how_to_get()}")
-            found = spec.download()
+                raise WeightsError(f"--download {n}: offline (TTUR_OFFLINE); {how()}")
+            found = download()
         print(f"{n}: {found}")
     return 0
 
