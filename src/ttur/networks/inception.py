@@ -466,8 +466,25 @@ class FastFIDInception(nn.Module):
 
     def forward(self, x: torch.Tensor, dims: int = 2048, logits: bool = False, spatial: bool = False):
         x = x.contiguous(memory_format=torch.channels_last)
-        blocks = [[self.stem0], [self.stem1], [self.mixed6], [self.mixed7]]
+        if x.device.type == "cpu" and x.shape[0] > STEM_CHUNK and (dims >= 768 or logits):
+            # the stem's activations (147x147x64 a image) outgrow the caches at a batch of 50: run it a few
+            # images at a time (the same numbers, image by image; about 10% faster for the whole pass)
+            blocks = [[], [_ChunkedStem(self.stem0, self.stem1)], [self.mixed6], [self.mixed7]]
+        else:
+            blocks = [[self.stem0], [self.stem1], [self.mixed6], [self.mixed7]]
         return _run_blocks(blocks, self.fc_weight, x, dims, logits, self.spatial_module() if spatial else None)
+
+
+STEM_CHUNK = 4
+
+
+class _ChunkedStem(nn.Module):
+    def __init__(self, stem0: nn.Module, stem1: nn.Module) -> None:
+        super().__init__()
+        self.stem0, self.stem1 = stem0, stem1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.stem1(self.stem0(x[i:i + STEM_CHUNK])) for i in range(0, x.shape[0], STEM_CHUNK)])
 
 
 def expected_keys() -> list[tuple[str, tuple[int, ...]]]:
