@@ -121,3 +121,5 @@ def test_sweep_jobs_runs_a_budget_in_processes(tmp_path):
     d = tmp_path / "s-runs" / sweep.run_dir_name(res["best"]["lr_d"], res["best"]["lr_g"])
     recs = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs if "fd_shapes" in r] == [2, 4]  # resumed from 2 to 4 steps in a worker
+    # the runs went through worker processes: each wrote its messages to <run>.log beside its folder
+    assert all((d.parent / f"{sweep.run_dir_name(a, 3e-4)}.log").is_file() for a in (1e-4, 1e-3))

@@ -92,6 +92,7 @@ def run(out_dir: str | Path, config="quickstart", *, lr_d: Sequence[float] | Non
     thread (unless the config sets ``threads``)."""
     from ..train import load_config, train
 
+    parallel = jobs > 1 and train_fn is None  # an injected train_fn runs here, in this process
     train_fn = train_fn or train
     t0 = time.perf_counter()
     if jobs < 1:
@@ -174,7 +175,6 @@ def run(out_dir: str | Path, config="quickstart", *, lr_d: Sequence[float] | Non
             info["stopped"][pair] = res.stopped
         return value_at(res, budget)
 
-    parallel = jobs > 1 and train_fn is None
     sh = successive_halving(pairs, steps, evaluate, eta=eta, say=say, evaluate_many=evaluate_many if parallel else None)
     metric, label = info["metric"] or "metric", info["label"] or "metric"
     rows = []
