@@ -39,6 +39,12 @@ def test_successive_halving_keeps_the_better_half():
     assert [len(s) for s in sh["survivors"]] == [5, 3, 2, 1]
     assert len(calls) == 5 + 3 + 2 + 1
     assert len(sh["values"][(4.0, 1.0)]) == 1 and len(sh["values"][(0.0, 1.0)]) == 4
+    # one survivor before the last budget (3 pairs, eta 3): it is trained on to every larger budget
+    calls.clear()
+    sh = sweep.successive_halving(pairs[:3], [1, 3, 9, 12], evaluate, eta=3, say=lambda m: None)
+    assert [len(s) for s in sh["survivors"]] == [3, 1, 1, 1]
+    assert calls[3:] == [((0.0, 1.0), 3), ((0.0, 1.0), 9), ((0.0, 1.0), 12)]
+    assert len(sh["values"][(0.0, 1.0)]) == 4
     nan = sweep.successive_halving([(1.0, 1.0), (2.0, 1.0)], [1, 2], lambda p, b, k: math.nan if p[0] == 1 else 5.0,
                                    say=lambda m: None)
     assert nan["best"] == (2.0, 1.0) and nan["values"][(1.0, 1.0)] == [math.inf]

@@ -2,8 +2,8 @@
 
 Every pair of the grid ``--lr-d × --lr-g`` trains for ``r`` steps; the better half (by the metric
 at that step: FID, FD on small features, or a text task's JSD; lower is better) is resumed to
-``2r`` steps, the better half of those to ``4r``, and so on until one pair is left or
-``--max-steps`` is reached. Bad runs cost ``r`` steps instead of a full training. Runs that diverge
+``2r`` steps, the better half of those to ``4r``, and so on up to ``--max-steps`` (at least one pair
+goes on at each budget: a last survivor is trained on to the largest budget). Bad runs cost ``r`` steps instead of a full training. Runs that diverge
 (NaN losses) rank last. The report has the best pair, a heat map of the metric over the grid
 (``sweep_heatmap.png``: the metric of every pair at ``r`` steps, survivors annotated with their
 value at the last budget they reached), the metric against the budget for every pair
@@ -75,9 +75,10 @@ def successive_halving(pairs: Sequence[tuple[float, float]], steps: Sequence[int
             values[p].append(float(v) if v is not None and math.isfinite(v) else math.inf)
         ranked = sorted(alive, key=lambda p: values[p][-1])
         say(f"sweep: {b} steps: " + ", ".join(f"({p[0]:g}, {p[1]:g}) {fmt(values[p][-1])}" for p in ranked))
-        if len(ranked) == 1 or k == len(steps) - 1:
+        if k == len(steps) - 1:
             alive = ranked[:1]
             break
+        # at least one goes on: a last survivor is trained on to the largest budget, where it is reported
         alive = ranked[: max(1, math.ceil(len(ranked) / eta))]
     return {"values": values, "survivors": survivors, "best": alive[0]}
 
