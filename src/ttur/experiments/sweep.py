@@ -3,8 +3,9 @@
 Every pair of the grid ``--lr-d × --lr-g`` trains for ``r`` steps; the better half (by the metric
 at that step: FID, FD on small features, or a text task's JSD; lower is better) is resumed to
 ``2r`` steps, the better half of those to ``4r``, and so on up to ``--max-steps`` (at least one pair
-goes on at each budget: a last survivor is trained on to the largest budget). Bad runs cost ``r`` steps instead of a full training. Runs that diverge
-(NaN losses) rank last. The report has the best pair, a heat map of the metric over the grid
+goes on at each budget: a last survivor is trained on to the largest budget). Bad runs cost ``r``
+steps instead of a full training. Runs that diverge (NaN losses) rank last. The report has the best
+pair, a heat map of the metric over the grid
 (``sweep_heatmap.png``: the metric of every pair at ``r`` steps, survivors annotated with their
 value at the last budget they reached), the metric against the budget for every pair
 (``sweep_rungs.png``), and every number in sweep.csv / results.json.
