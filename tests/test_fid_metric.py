@@ -4,7 +4,6 @@ reset, refusals, the float input convention, and torch.distributed with unequal 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 import torch
 import torch.distributed as tdist
 import torch.multiprocessing as mp
+from helpers import fixture_subset
 from torch import nn
 
 import ttur
@@ -25,11 +25,7 @@ N = 16  # the first 16 images of fixtures/images/a and b: the Inception pass dom
 
 
 def _subset(fixtures_dir, tmp, name: str, n: int = N):
-    d = tmp / f"{name}{n}"
-    d.mkdir()
-    for p in sorted((fixtures_dir / "images" / name).glob("*.png"))[:n]:
-        shutil.copy(p, d / p.name)
-    return d
+    return fixture_subset(fixtures_dir, tmp, name, n)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 
 import numpy as np
@@ -18,6 +17,7 @@ import pytest
 import torch
 import torch.distributed as tdist
 import torch.multiprocessing as mp
+from helpers import fixture_subset
 from torch import nn
 
 import ttur
@@ -36,11 +36,7 @@ N = 8  # images per side: the Inception pass dominates the time of this module
 
 
 def _subset(fixtures_dir, tmp_path, name: str, n: int = N):
-    d = tmp_path / f"{name}{n}"
-    d.mkdir()
-    for p in sorted((fixtures_dir / "images" / name).glob("*.png"))[:n]:
-        shutil.copy(p, d / p.name)
-    return d
+    return fixture_subset(fixtures_dir, tmp_path, name, n)
 
 
 def _pixels(folder) -> torch.Tensor:
