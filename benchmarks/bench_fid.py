@@ -113,7 +113,6 @@ def _median(xs):
 
 
 def part_network(args, state) -> None:
-    import ttur
     from ttur.metrics.extract import extract
     from ttur.metrics.sources import open_source
     from ttur.networks.inception import InceptionExtractor
@@ -148,14 +147,14 @@ def part_network(args, state) -> None:
         err = float(np.abs(theirs - ours).max() / np.abs(theirs).max())
         print(f"[network] features: ttur vs pytorch-fid max |diff| / max |ref| = {err:.2e} (golden tolerance 1e-4)")
     run_ttur(ref_ext)
-    rows = {"pytorch-fid get_activations": [], "ttur reference layout (fast=False)": [], "ttur compute_stats": []}
+    runs = {"pytorch-fid get_activations": run_pf, "ttur reference layout (fast=False)": lambda: run_ttur(ref_ext),
+            "ttur compute_stats": lambda: run_ttur(ext)}
+    if pf_model is None:
+        del runs["pytorch-fid get_activations"]
+    rows = {"pytorch-fid get_activations": [], **{name: [] for name in runs}}
     for r in range(args.rounds):
         line = []
-        for name in rows:
-            if name.startswith("pytorch-fid") and pf_model is None:
-                continue
-            fn = {"pytorch-fid get_activations": run_pf, "ttur compute_stats": lambda: run_ttur(ext),
-                  "ttur reference layout (fast=False)": lambda: run_ttur(ref_ext)}[name]
+        for name, fn in runs.items():
             t = time.perf_counter()
             fn()
             rows[name].append(n / (time.perf_counter() - t))
@@ -171,7 +170,6 @@ def part_network(args, state) -> None:
         frac = state["ttur_ips"] * state["gflop_per_image"] / state["limit"]
         print(f"[network] ttur's pass (decode and resize included) runs at {100 * frac:.0f}% of the measured "
               f"convolution limit ({state['ttur_ips'] * state['gflop_per_image']:.1f} of {state['limit']:.1f} GFLOP/s)")
-    del ttur
 
 
 def part_breakdown(args, state) -> None:

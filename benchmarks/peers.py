@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PYTORCH_FID_FILE = "pt_inception-2015-12-05-6726825d.pth"
 TORCH_FIDELITY_FILE = "weights-inception-2015-12-05-6726825d.pth"
+_TORCHVISION_OPS = None
 
 
 def import_torchvision():
@@ -42,10 +43,10 @@ def import_torchvision():
             raise
     for mod in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
         del sys.modules[mod]
-    lib = torch.library.Library("torchvision", "DEF")  # kept alive: the schema lives as long as lib
+    global _TORCHVISION_OPS
+    _TORCHVISION_OPS = torch.library.Library("torchvision", "DEF")  # the schemas live as long as it does
     for op in ("nms", "qnms"):
-        lib.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    import_torchvision.lib = lib
+        _TORCHVISION_OPS.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
     import torchvision
     return torchvision
 

@@ -289,13 +289,13 @@ def _fold(bc: BasicConv2d) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _mkldnn_fusable(x: torch.Tensor) -> bool:
+    """The fused oneDNN kernel applies (after the input is made channels-last contiguous)."""
     return (
         x.device.type == "cpu"
         and x.dtype == torch.float32
         and not torch.is_grad_enabled()
         and torch.backends.mkldnn.is_available()
         and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
-        and x.is_contiguous(memory_format=torch.channels_last)
     )
 
 
@@ -331,11 +331,9 @@ class _ConvReLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.conv
-        if x.dim() == 4 and x.device.type == "cpu" and not x.is_contiguous(memory_format=torch.channels_last):
-            # a branch of a merged head is a channel slice: one copy, and it takes the fused kernel
-            # (otherwise 22 of the 75 convolutions would run unfused, on unpacked weights)
-            x = x.contiguous(memory_format=torch.channels_last)
         if _mkldnn_fusable(x):
+            # a branch of a merged head is a channel slice: one copy, and it takes the fused kernel too
+            x = x.contiguous(memory_format=torch.channels_last)
             args = (list(c.padding), list(c.stride), list(c.dilation), c.groups)
             if self._packed is None:
                 self._packed = torch.ops.mkldnn._reorder_convolution_weight(c.weight, *args, list(x.shape))
@@ -469,22 +467,16 @@ class FastFIDInception(nn.Module):
         if x.device.type == "cpu" and x.shape[0] > STEM_CHUNK and (dims >= 768 or logits):
             # the stem's activations (147x147x64 a image) outgrow the caches at a batch of 50: run it a few
             # images at a time (the same numbers, image by image; about 10% faster for the whole pass)
-            blocks = [[], [_ChunkedStem(self.stem0, self.stem1)], [self.mixed6], [self.mixed7]]
+            blocks = [[], [self._stem_in_chunks], [self.mixed6], [self.mixed7]]
         else:
             blocks = [[self.stem0], [self.stem1], [self.mixed6], [self.mixed7]]
         return _run_blocks(blocks, self.fc_weight, x, dims, logits, self.spatial_module() if spatial else None)
 
-
-STEM_CHUNK = 4
-
-
-class _ChunkedStem(nn.Module):
-    def __init__(self, stem0: nn.Module, stem1: nn.Module) -> None:
-        super().__init__()
-        self.stem0, self.stem1 = stem0, stem1
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _stem_in_chunks(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.stem1(self.stem0(x[i:i + STEM_CHUNK])) for i in range(0, x.shape[0], STEM_CHUNK)])
+
+
+STEM_CHUNK = 4  # images at a time through the stem on the CPU
 
 
 def expected_keys() -> list[tuple[str, tuple[int, ...]]]:
