@@ -216,7 +216,7 @@ def run(out_dir: str | Path, source="shapes", *, n: int | None = None, quick: bo
         crop: int | None = None, other="shapes:5000:7", reference=None, disturbances=None,
         levels: dict[str, list[float]] | None = None, extractor=None, mode: str = "tf", dims: int = 2048,
         device=None, weights=None, batch_size: int = 50, isc_splits: int = 10, seed: int = 0,
-        fast: bool = True, progress: bool = True) -> dict:
+        fast: bool = True, progress: bool = True, precision: str | None = None) -> dict:
     """Run the disturbance experiment and write its report folder; returns the numbers (also results.json)."""
     from ..metrics.distances import frechet_distance
     from ..metrics.sources import open_source
@@ -239,7 +239,8 @@ def run(out_dir: str | Path, source="shapes", *, n: int | None = None, quick: bo
             oth = load_images(other, n, size=x.shape[1], crop=min(oth.shape[1:3]), seed=seed + 1)
     src_name = source if isinstance(source, str | Path) else f"array {tuple(np.shape(source))}"
     # the network last: a bad source or --other is reported before weights are looked for (or downloaded)
-    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast)
+    ext = get_extractor(extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast,
+                        precision=precision)
     clean_stats, clean_is, clean_is_std = feature_pass(x, ext, batch_size, "clean", isc_splits, progress)
     if reference is not None:
         ref = open_source(reference)
@@ -278,7 +279,7 @@ def run(out_dir: str | Path, source="shapes", *, n: int | None = None, quick: bo
     label = ext.label
     official = getattr(ext, "official", None)
     results = {"experiment": "disturb", "source": str(src_name), "n": n, "size": int(x.shape[1]),
-               "label": label, "extractor": ext.name, "official_weights": official,
+               "label": label, "extractor": ext.name, "official_weights": official, "precision": ext.precision,
                "reference": str(reference) if reference is not None else "the clean images", "rows": rows,
                "summary": summary, "clean_is": clean_is}
     with Report(out_dir, f"{label} and Inception Score under disturbances") as rep:
@@ -286,6 +287,8 @@ def run(out_dir: str | Path, source="shapes", *, n: int | None = None, quick: bo
         if official is False:
             note = (" **The Inception weights are not the official file: the numbers show the method, "
                     "they are not comparable with published ones.**")
+        if ext.precision != "fp32":
+            note += f" The network ran in {ext.precision}, not float32: its features differ from the reference ones."
         rep.text(f"Source: `{src_name}`, {n} images of {x.shape[1]}×{x.shape[2]} px; reference: "
                  f"{results['reference']}; features: {label} ({ext.name}).{note} Each level: one pass through the "
                  f"network for both the distance and the Inception Score ({min(isc_splits, n)} splits).\n")
@@ -387,7 +390,8 @@ def _main(args) -> int:
     res = run(args.out, args.source, n=args.num_images, quick=args.quick, size=args.size, crop=args.crop,
               other=args.other, reference=args.reference, disturbances=args.disturbances, extractor=args.extractor,
               mode=args.mode, dims=args.dims, device=args.device, weights=args.weights, batch_size=args.batch_size,
-              isc_splits=args.isc_splits, seed=args.seed, fast=not args.reference_net, progress=not args.no_progress)
+              isc_splits=args.isc_splits, seed=args.seed, fast=not args.reference_net, progress=not args.no_progress,
+              precision=args.precision)
     for s in res["summary"]:
         fids = ", ".join(fmt(v) for v in s["fid"])
         iss = ", ".join(fmt(v) for v in s["is"])

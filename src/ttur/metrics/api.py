@@ -64,18 +64,21 @@ def compute_stats(
     skip_bad: bool = False,
     progress: bool = True,
     fast: bool = True,
+    precision: str | None = None,
 ) -> Stats:
     """Mean and covariance of the features of ``src`` (any source; a statistics file is returned as is).
 
     ``extractor``: a name in :data:`ttur.networks.EXTRACTORS`, a feature extractor or any torch module
     (default: the FID Inception network). ``num_samples``: how many images a generator callable draws;
     an image source is capped at its first ``num_samples``. ``fast=False`` runs the reference layout
-    of the Inception network instead of the fused build.
+    of the Inception network instead of the fused build. ``precision``: ``fp32`` (default), ``bf16``,
+    ``tf32``, ``fp16`` where the device has them (:mod:`ttur.networks.precision`).
     """
     s = open_source(src, num_workers=num_workers, skip_bad=skip_bad, num_samples=num_samples)
     if isinstance(s, Stats):
         return s
-    ext = _get_extractor_for((s,), extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast)
+    ext = _get_extractor_for((s,), extractor, mode=mode, dims=dims, device=device, weights=weights, fast=fast,
+                             precision=precision)
     return extract(s, ext, batch_size=batch_size, progress=progress).stats
 
 
@@ -133,6 +136,7 @@ def fid(
     skip_bad: bool = False,
     progress: bool = True,
     fast: bool = True,
+    precision: str | None = None,
 ) -> FIDResult:
     """FID between two sources (folders, zips, arrays, tensors, generators, statistics files).
 
@@ -145,6 +149,8 @@ def fid(
     image source is capped at its first ``num_samples`` (more than it holds is refused); a
     statistics file keeps the count it was made from.
     ``fast=False`` runs the reference layout of the Inception network instead of the fused build.
+    ``precision``: ``fp32`` (default), ``bf16``, ``tf32``, ``fp16`` where the device has them
+    (:mod:`ttur.networks.precision`); recorded, and statistics files of another precision are refused.
     """
     t0 = time.perf_counter()
     for name, value, minimum in (("kid_subsets", kid_subsets, 1), ("isc_splits", isc_splits, 1),
@@ -157,7 +163,7 @@ def fid(
     src_b = open_source(b, num_workers=num_workers, skip_bad=skip_bad, num_samples=nb)
     both_stats = isinstance(src_a, Stats) and isinstance(src_b, Stats)
     ext = None if both_stats else _get_extractor_for((src_a, src_b), extractor, mode=mode, dims=dims, device=device,
-                                                      weights=weights, fast=fast)
+                                                      weights=weights, fast=fast, precision=precision)
     if kid and (isinstance(src_a, Stats) or isinstance(src_b, Stats)):
         raise InputError("kid: needs images on both sides, not a statistics file")
     if isc and isinstance(src_a, Stats):
@@ -212,6 +218,7 @@ def _record(r: FIDResult, ext, srcs, exs, *, device, batch_size, seed, kid, isc,
 
     from .. import __version__
     from .._util import resolve_device
+    from ..networks.precision import DTYPE_NAMES
     from .sources import side_record
 
     metrics = ["fid"] + (["kid"] if kid else []) + (["isc"] if isc else []) + (["bootstrap"] if bootstrap else [])
@@ -224,6 +231,8 @@ def _record(r: FIDResult, ext, srcs, exs, *, device, batch_size, seed, kid, isc,
         net["weights_sha256"] = getattr(ext, "weights_sha256", None)
         if ext.name == "inception":
             net["weights_official_sha256"] = SHA256
+    precision = ext.precision if ext is not None else (srcs[0].meta.get("precision") or "fp32")
+    net["precision"] = precision
     sides = {}
     for x, s, e in zip(("a", "b"), srcs, exs, strict=True):
         sides[x] = side_record(s, (e.stats.n if e is not None else s.n), e.sha256 if e is not None else None)
@@ -234,7 +243,7 @@ def _record(r: FIDResult, ext, srcs, exs, *, device, batch_size, seed, kid, isc,
         "n_a": r.n_a,
         "n_b": r.n_b,
         "sides": sides,
-        "dtype": "float32",
+        "dtype": DTYPE_NAMES.get(precision, precision),
         "device": str(getattr(ext, "device", None) or resolve_device(device)),
         "batch_size": batch_size,
         "seed": seed,

@@ -34,9 +34,19 @@ def add_extractor_args(p: argparse.ArgumentParser, decoding: bool = True) -> Non
                         "reported as FD, not FID)")
     p.add_argument("--reference-net", action="store_true",
                    help="run the reference layout of the network (slower; the fused default agrees to ~1e-6)")
+    add_precision_arg(p)
     if decoding:
         p.add_argument("--skip-bad", action="store_true", help="skip corrupt images (counted) instead of stopping")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_precision_arg(p: argparse.ArgumentParser) -> None:
+    from ..networks import PRECISIONS
+
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                   help="arithmetic of the feature pass: fp32 (default, the reference numbers), bf16 (CPUs with "
+                        "AVX512-BF16/AMX, GPUs), tf32 (Ampere+ GPUs), fp16 (GPUs); the low precisions move "
+                        "features (see the README) and are recorded")
 
 
 def register(sub) -> None:
@@ -85,7 +95,7 @@ def run_fid(args) -> int:
         num_workers=args.num_workers, weights=args.weights, extractor=args.extractor, kid=args.kid,
         kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size, isc=args.isc,
         isc_splits=args.isc_splits, bootstrap=args.bootstrap, seed=args.seed, skip_bad=args.skip_bad,
-        progress=not args.no_progress, fast=not args.reference_net,
+        progress=not args.no_progress, fast=not args.reference_net, precision=args.precision,
     )
     for line in r.notes:
         print(f"ttur: note: {line}", file=sys.stderr)
@@ -115,6 +125,7 @@ def run_stats(args) -> int:
         args.src, mode=args.mode, dims=args.dims, batch_size=args.batch_size, device=args.device,
         num_workers=args.num_workers, weights=args.weights, extractor=args.extractor,
         skip_bad=args.skip_bad, progress=not args.no_progress, fast=not args.reference_net,
+        precision=args.precision,
     )
     path = st.save(args.output)
     print(f"wrote {path} ({st.n} images, {st.dims}-d, mode {st.meta.get('mode')})")

@@ -20,6 +20,7 @@ def _tolerance_table() -> str:
 
 
 def register(sub) -> None:
+    from .cli import add_precision_arg
     from .evaluate import DEFAULT_METRICS, METRICS
 
     p = sub.add_parser(
@@ -53,6 +54,7 @@ def register(sub) -> None:
     p.add_argument("--kid-subset-size", type=int, default=1000,
                    help="KID: images per subset (1000; capped at the smaller side)")
     p.add_argument("--isc-splits", type=int, default=10, help="Inception Score: splits of A (10)")
+    add_precision_arg(p)
     p.add_argument("--record", default=None, metavar="R.json",
                    help="write the numbers, the record (versions, networks and weights hashes, each side's "
                         "content hash) and the options that recompute them, to R.json (atomically)")
@@ -110,7 +112,8 @@ def _command(args, r) -> dict:
             "dinov2_weights": where(args.dinov2_weights), "clip_weights": where(args.clip_weights),
             "weights": where(args.weights), "batch_size": o["batch_size"], "device": r.record["device"],
             "seed": o["seed"], "skip_bad": o["skip_bad"], "kid_subsets": o["kid_subsets"],
-            "kid_subset_size": o["kid_subset_size"], "isc_splits": o["isc_splits"], "num_samples": o["num_samples"]}
+            "kid_subset_size": o["kid_subset_size"], "isc_splits": o["isc_splits"], "num_samples": o["num_samples"],
+            "precision": o["precision"]}
 
 
 def _evaluate(c: dict, device, num_workers, progress):
@@ -123,6 +126,7 @@ def _evaluate(c: dict, device, num_workers, progress):
         batch_size=c["batch_size"], device=device, num_workers=num_workers, seed=c["seed"],
         skip_bad=c["skip_bad"], kid_subsets=c["kid_subsets"], kid_subset_size=c["kid_subset_size"],
         isc_splits=c["isc_splits"], num_samples=tuple(ns) if isinstance(ns, list) else ns, progress=progress,
+        precision=c.get("precision", "fp32"),  # a record from before the option: float32
     )
 
 
@@ -146,7 +150,8 @@ def run_eval(args) -> int:
     c = {"a": args.a, "b": args.b, "metrics": args.metrics, "dinov2_arch": args.dinov2_arch,
          "dinov2_mode": args.dinov2_mode, "dinov2_weights": args.dinov2_weights, "clip_weights": args.clip_weights,
          "weights": args.weights, "batch_size": args.batch_size, "seed": args.seed, "skip_bad": args.skip_bad,
-         "kid_subsets": args.kid_subsets, "kid_subset_size": args.kid_subset_size, "isc_splits": args.isc_splits}
+         "kid_subsets": args.kid_subsets, "kid_subset_size": args.kid_subset_size, "isc_splits": args.isc_splits,
+         "precision": args.precision}
     r = _evaluate(c, args.device, args.num_workers, not args.no_progress)
     _print_notes(r)
     if args.record is not None:

@@ -64,6 +64,7 @@ class Options:
     kid_subset_size: int = 1000
     isc_splits: int = 10
     seed: int = 0
+    precision: str = "fp32"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -84,20 +85,20 @@ def _make_inception(o: Options):
     from ..networks.inception import InceptionExtractor
 
     return InceptionExtractor(o.weights, mode=o.inception_mode, dims=2048, device=o.device,
-                              allow_download=o.allow_download)
+                              allow_download=o.allow_download, precision=o.precision)
 
 
 def _make_dinov2(o: Options):
     from ..networks.vit_extractors import DINOv2Extractor
 
     return DINOv2Extractor(o.dinov2_weights, arch=o.dinov2_arch, mode=o.dinov2_mode, device=o.device,
-                           allow_download=o.allow_download)
+                           allow_download=o.allow_download, precision=o.precision)
 
 
 def _make_clip(o: Options):
     from ..networks.vit_extractors import CLIPExtractor
 
-    return CLIPExtractor(o.clip_weights, device=o.device, allow_download=o.allow_download)
+    return CLIPExtractor(o.clip_weights, device=o.device, allow_download=o.allow_download, precision=o.precision)
 
 
 def _dinov2_expected(o: Options) -> tuple[str, str, int]:
@@ -417,6 +418,7 @@ def evaluate(
     skip_bad: bool = False,
     allow_download: bool | None = None,
     progress: bool = True,
+    precision: str | None = None,
 ) -> EvalResult:
     """Metrics between A (generated) and B (reference) from one pass of each source per network.
 
@@ -426,13 +428,16 @@ def evaluate(
     ``dinov2_weights`` / ``clip_weights``: those files (else ``$TTUR_DINOV2_WEIGHTS`` /
     ``$TTUR_CLIP_WEIGHTS``, ttur's cache, the torch hub or CLIP folder, a download unless
     ``TTUR_OFFLINE``; ``allow_download=False`` forbids it). ``fid`` gives the same number as
-    :func:`ttur.fid`; FD on DINOv2 features is ``fd_dinov2``, never "FID".
+    :func:`ttur.fid`; FD on DINOv2 features is ``fd_dinov2``, never "FID". ``precision``: the arithmetic
+    of every network's pass, ``fp32`` (default), ``bf16``, ``tf32``, ``fp16`` where the device has them
+    (:mod:`ttur.networks.precision`); recorded.
     """
     import numpy
     import torch
 
     from .. import __version__
     from .._util import resolve_device
+    from ..networks.precision import DTYPE_NAMES, check_precision
     from .extract import extract
     from .sources import open_source, side_record
     from .stats import Stats, check_meta
@@ -447,6 +452,7 @@ def evaluate(
                 kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, isc_splits=isc_splits, seed=seed)
     dev = resolve_device(device)
     o.device = dev
+    o.precision = check_precision(precision, dev)
 
     # what each network needs of each side
     plan: dict[str, dict[str, set]] = {}
@@ -528,7 +534,7 @@ def evaluate(
                 details[n] = got.pop("_record")
             values.update(got)
         name, mode, dims = NETWORKS[net].expected(o)
-        entry = {"name": name, "mode": mode, "dims": dims, "metrics": users[net]}
+        entry = {"name": name, "mode": mode, "dims": dims, "metrics": users[net], "precision": o.precision}
         if ext is not None:
             entry["weights"] = str(getattr(ext, "path", "")) or None
             entry["weights_sha256"] = ext.weights_sha256
@@ -550,14 +556,14 @@ def evaluate(
                     for x in ("a", "b") if src[x] is not None},
         "sides": {x: side_record(src[x], counts.get(f"n_{x}"), hashes.get(x)) for x in ("a", "b")
                   if src[x] is not None},
-        "dtype": "float32",
+        "dtype": DTYPE_NAMES[o.precision],
         "device": str(dev),
         "batch_size": batch_size,
         "seed": seed,
         "options": {"metrics": names, "dinov2_arch": dinov2_arch, "dinov2_mode": dinov2_mode,
                     "kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size, "isc_splits": isc_splits,
                     "num_samples": list(num_samples) if isinstance(num_samples, tuple) else num_samples,
-                    "skip_bad": skip_bad, "batch_size": batch_size, "seed": seed},
+                    "skip_bad": skip_bad, "batch_size": batch_size, "seed": seed, "precision": o.precision},
         "torch_version": torch.__version__,
         "numpy_version": numpy.__version__,
     }

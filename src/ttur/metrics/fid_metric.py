@@ -56,12 +56,13 @@ class FID:
         progress: bool = False,
         fast: bool = True,
         quantize: bool = False,
+        precision: str | None = None,
     ) -> None:
         from .api import _get_extractor_for
 
         src = open_source(reference, num_workers=num_workers, skip_bad=skip_bad, num_samples=num_samples)
         self.extractor = _get_extractor_for((src,), extractor, mode=mode, dims=dims, device=device,
-                                            weights=weights, fast=fast)
+                                            weights=weights, fast=fast, precision=precision)
         if isinstance(src, Stats):
             if self.extractor.dims:
                 check_meta(src.dims, src.meta, self.extractor.dims, self.extractor.meta(),

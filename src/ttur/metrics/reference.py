@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import StatsError
 
 #: keys of ``Stats.meta`` read back from our own .npz files
-META_KEYS = ("n", "mode", "dims", "extractor", "weights_sha256", "ttur_version")
+META_KEYS = ("n", "mode", "dims", "extractor", "weights_sha256", "ttur_version", "precision")
 
 #: the entry of a multi-statistics file each metric reads (EDM2's detector names; ADM's spatial pair)
 ENTRIES = ("fid", "fd_dinov2", "sfid")

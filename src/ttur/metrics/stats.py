@@ -91,7 +91,7 @@ def check_meta(dims_a: int, meta_a: dict, dims_b: int, meta_b: dict,
     if dims_a != dims_b:
         raise StatsError(f"cannot compare {names[0]} ({dims_a}-d features) with {names[1]} ({dims_b}-d features)")
     for key, what in (("extractor", "feature extractor"), ("mode", "preprocessing mode"),
-                      ("weights_sha256", "network weights")):
+                      ("weights_sha256", "network weights"), ("precision", "precision")):
         va, vb = meta_a.get(key), meta_b.get(key)
         if va is not None and vb is not None and va != vb:
             raise StatsError(

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 #: feature dimensions the FID Inception network offers (the average-pooled output of a block)
 INCEPTION_DIMS = (64, 192, 768, 2048)
+#: the arithmetic a feature pass can run in (:mod:`ttur.networks.precision`; named here so that the
+#: command-line help needs no torch)
+PRECISIONS = ("fp32", "bf16", "tf32", "fp16")
 
 
 @dataclass(frozen=True)
@@ -20,34 +23,43 @@ class Extractor:
     """One row of the table: ``make(device=..., **options)`` builds the extractor; ``about`` is one line on it.
 
     Options every ``make`` receives (and may ignore): ``mode``, ``dims``, ``weights``, ``fast``,
-    ``allow_download``.
+    ``allow_download``; and ``precision``, which a network that runs in float32 only refuses.
     """
 
     make: Callable[..., object]
     about: str
 
 
-def _inception(*, mode="tf", dims=2048, device=None, weights=None, fast=True, allow_download=None):
+def _inception(*, mode="tf", dims=2048, device=None, weights=None, fast=True, allow_download=None, precision="fp32"):
     from .inception import InceptionExtractor
 
-    return InceptionExtractor(weights, mode=mode, dims=dims, device=device, fast=fast, allow_download=allow_download)
+    return InceptionExtractor(weights, mode=mode, dims=dims, device=device, fast=fast, allow_download=allow_download,
+                              precision=precision)
+
+
+def _fp32_only(name: str, precision) -> None:
+    if precision not in (None, "fp32"):
+        from ..errors import InputError
+
+        raise InputError(f"precision: the {name} extractor runs in fp32 only, not {precision}")
 
 
 def _small(name: str) -> Callable[..., object]:
-    def make(*, device=None, **_options):
+    def make(*, device=None, precision="fp32", **_options):
         from .small import load_small_extractor
 
+        _fp32_only(name, precision)
         return load_small_extractor(name, device=device)
 
     return make
 
 
 def _dinov2(arch: str) -> Callable[..., object]:
-    def make(*, device=None, weights=None, allow_download=None, variant=None, **_options):
+    def make(*, device=None, weights=None, allow_download=None, variant=None, precision="fp32", **_options):
         from .vit_extractors import DINOv2Extractor
 
         return DINOv2Extractor(weights, arch=arch, mode=variant or "edm2", device=device,
-                               allow_download=allow_download)
+                               allow_download=allow_download, precision=precision)
 
     return make
 
@@ -77,17 +89,25 @@ def get_extractor(
     weights=None,
     fast: bool = True,
     allow_download: bool | None = None,
+    precision: str | None = None,
 ):
     """The extractor to use: the FID Inception network by default, one named in :data:`EXTRACTORS`,
-    a :class:`~ttur.networks.base.FeatureExtractor` as it is, or any torch module (features = its output)."""
+    a :class:`~ttur.networks.base.FeatureExtractor` as it is, or any torch module (features = its output).
+    ``precision`` (default fp32): see :mod:`ttur.networks.precision`."""
     from torch import nn
 
     from ..errors import InputError
     from .base import FeatureExtractor, ModuleExtractor
 
+    if precision is not None and precision not in PRECISIONS:
+        raise InputError(f"precision: {precision!r} is not a precision; known: {', '.join(PRECISIONS)}")
     if isinstance(extractor, FeatureExtractor):
+        own = getattr(extractor, "precision", "fp32")
+        if precision is not None and precision != own:
+            raise InputError(f"precision: the {extractor.name} extractor given runs in {own}, not {precision}")
         return extractor
     if isinstance(extractor, nn.Module):
+        _fp32_only(type(extractor).__name__, precision)
         return ModuleExtractor(extractor, name=type(extractor).__name__, device=device)
     name = "inception" if extractor is None else str(extractor)
     name, _, variant = name.partition(":")
@@ -98,7 +118,7 @@ def get_extractor(
         raise InputError(f"extractor: {name} takes no ':{variant}'")
     extra = {"variant": variant} if name in _VARIANTS else {}
     return entry.make(mode=mode, dims=dims, device=device, weights=weights, fast=fast, allow_download=allow_download,
-                      **extra)
+                      precision=precision or "fp32", **extra)
 
 
-__all__ = ["EXTRACTORS", "INCEPTION_DIMS", "Extractor", "get_extractor"]
+__all__ = ["EXTRACTORS", "INCEPTION_DIMS", "PRECISIONS", "Extractor", "get_extractor"]

@@ -26,6 +26,8 @@ class FeatureExtractor:
     #: whether ``forward(pixels, logits, spatial=True)`` also returns sFID's spatial features
     has_spatial: bool = False
     device: torch.device = torch.device("cpu")
+    #: the arithmetic of the pass (:mod:`ttur.networks.precision`); extractors that offer others set it
+    precision: str = "fp32"
 
     @property
     def is_inception(self) -> bool:

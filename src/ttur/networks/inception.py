@@ -38,7 +38,6 @@ channels 0..6 of the NCHW tensor; the flattening keeps ADM's (h, w, c) order.
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from pathlib import Path
 
@@ -52,6 +51,7 @@ from ..metrics.preprocess import check_mode, preprocess
 from . import INCEPTION_DIMS
 from . import weights as W
 from .base import FeatureExtractor
+from .precision import DEFAULT_PRECISION, DTYPES, check_precision, precision_context
 
 #: feature dimension -> block whose average-pooled output it is (pytorch-fid's choices)
 DIMS = INCEPTION_DIMS
@@ -224,6 +224,7 @@ class FIDInception(nn.Module):
 
     def forward(self, x: torch.Tensor, dims: int = 2048, logits: bool = False, spatial: bool = False):
         """``(features, logits or None)``; with ``spatial=True`` also sFID's (N, 2023) features."""
+        x = x.to(self.Conv2d_1a_3x3.conv.weight.dtype)
         return _run_blocks(self.blocks(), self.fc.weight, x, dims, logits, self.spatial_module() if spatial else None)
 
 
@@ -235,7 +236,7 @@ class _MaxPool(nn.Module):
 def spatial_features(t: torch.Tensor) -> torch.Tensor:
     """sFID's features from the ``mixed_6/conv`` tensor (N, C >= 7, 17, 17), NCHW: channels 0..6,
     flattened in (h, w, c) order as ADM flattens ``[..., :7]`` of the NHWC tensor -> (N, 2023)."""
-    return t[:, :SPATIAL_CHANNELS].permute(0, 2, 3, 1).reshape(t.shape[0], -1)
+    return t[:, :SPATIAL_CHANNELS].permute(0, 2, 3, 1).reshape(t.shape[0], -1).float()
 
 
 def _run_blocks(
@@ -258,6 +259,11 @@ def _run_blocks(
     return feats, out_logits, seen[0]
 
 
+def _pool(x: torch.Tensor) -> torch.Tensor:
+    """The spatial mean of each channel, in float32 whatever the precision of the pass."""
+    return torch.flatten(F.adaptive_avg_pool2d(x.float(), 1), 1)
+
+
 def _run(blocks, fc_weight, x, dims, logits):
     last = DIMS.index(dims) if not logits else 3
     feats = None
@@ -265,11 +271,11 @@ def _run(blocks, fc_weight, x, dims, logits):
         for layer in block:
             x = layer(x)
         if i == DIMS.index(dims):
-            feats = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+            feats = _pool(x)
     out_logits = None
     if logits:
-        pool3 = feats if dims == 2048 else torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        out_logits = pool3 @ fc_weight.t()
+        pool3 = feats if dims == 2048 else _pool(x)
+        out_logits = pool3 @ fc_weight.float().t()
     assert feats is not None
     return feats, out_logits
 
@@ -289,10 +295,11 @@ def _fold(bc: BasicConv2d) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _mkldnn_fusable(x: torch.Tensor) -> bool:
-    """The fused oneDNN kernel applies (after the input is made channels-last contiguous)."""
+    """The fused oneDNN kernel applies (after the input is made channels-last contiguous); bfloat16 and
+    float16 only where the precision's check found them native (:func:`~ttur.networks.precision.check_precision`)."""
     return (
         x.device.type == "cpu"
-        and x.dtype == torch.float32
+        and x.dtype in (torch.float32, torch.bfloat16, torch.float16)
         and not torch.is_grad_enabled()
         and torch.backends.mkldnn.is_available()
         and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
@@ -463,7 +470,7 @@ class FastFIDInception(nn.Module):
         return self.mixed6[6].head
 
     def forward(self, x: torch.Tensor, dims: int = 2048, logits: bool = False, spatial: bool = False):
-        x = x.contiguous(memory_format=torch.channels_last)
+        x = x.to(self.stem0[0].conv.weight.dtype).contiguous(memory_format=torch.channels_last)
         if x.device.type == "cpu" and x.shape[0] > STEM_CHUNK and (dims >= 768 or logits):
             # the stem's activations (147x147x64 a image) outgrow the caches at a batch of 50: run it a few
             # images at a time (the same numbers, image by image; about 10% faster for the whole pass)
@@ -497,17 +504,21 @@ class InceptionExtractor(FeatureExtractor):
 
     ``fast=True`` (default) runs the inference build (batch norm folded, merged convolutions,
     channels-last, fused oneDNN kernels on the CPU); ``fast=False`` the reference layout.
+    ``precision``: ``fp32`` (default), or ``bf16``, ``tf32``, ``fp16`` where the device has them
+    (:mod:`ttur.networks.precision`; features then move by the amounts the README states).
     """
 
     has_logits = True
 
     def __init__(self, weights: str | Path | None = None, mode: str = "tf", dims: int = 2048,
-                 device=None, fast: bool = True, allow_download: bool | None = None) -> None:
+                 device=None, fast: bool = True, allow_download: bool | None = None,
+                 precision: str = DEFAULT_PRECISION) -> None:
         self.mode = check_mode(mode)
         if dims not in DIMS:
             raise InputError(f"dims: must be one of {', '.join(map(str, DIMS))}, not {dims}")
         self.dims = dims
         self.device = resolve_device(device)
+        self.precision = check_precision(precision, self.device)
         self.path = W.resolve_weights(weights, allow_download=allow_download)
         self.weights_sha256 = W.sha256_file(self.path)
         self.official = self.weights_sha256 == W.SHA256
@@ -519,10 +530,10 @@ class InceptionExtractor(FeatureExtractor):
                 stacklevel=2,
             )
         self.name = "inception"
-        key = (str(self.path), self.weights_sha256, str(self.device), fast)
+        key = (str(self.path), self.weights_sha256, str(self.device), fast, self.precision)
         if key not in _MODEL_CACHE:
             _MODEL_CACHE.clear()  # one network at a time: 95 MB each
-            _MODEL_CACHE[key] = build_inception(self.path, self.device, fast)
+            _MODEL_CACHE[key] = build_inception(self.path, self.device, fast, self.precision)
         self.model = _MODEL_CACHE[key]
 
     @property
@@ -531,30 +542,23 @@ class InceptionExtractor(FeatureExtractor):
 
     has_spatial = True
 
+    def meta(self) -> dict:
+        return {**super().meta(), "precision": self.precision}
+
     def forward(self, pixels: torch.Tensor, logits: bool, spatial: bool = False):
         """``(features, logits or None)``; ``spatial=True`` adds sFID's (N, 2023) features of the same pass."""
         x = pixels.to(self.device, non_blocking=True)
         x = preprocess(x, self.mode)
-        with torch.inference_mode(), full_precision():
+        with torch.inference_mode(), precision_context(self.precision):
             if spatial:
                 return self.model(x, dims=self.dims, logits=logits, spatial=True)
             return self.model(x, dims=self.dims, logits=logits)
 
 
-@contextlib.contextmanager
-def full_precision():
-    """No TF32 inside: on Ampere and later GPUs it is on by default for convolutions and would move
-    features by ~1e-3, far outside the 1e-4 the golden tests hold on the CPU."""
-    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
-
-
-def build_inception(path: str | Path, device: torch.device, fast: bool = True) -> nn.Module:
+def build_inception(path: str | Path, device: torch.device, fast: bool = True,
+                    precision: str = DEFAULT_PRECISION) -> nn.Module:
+    """The network on ``device``, its weights in the dtype of ``precision`` (batch norm folded in float64
+    first, then cast)."""
     ref = FIDInception()
     sd = W.load_state_dict(path)
     try:
@@ -564,4 +568,4 @@ def build_inception(path: str | Path, device: torch.device, fast: bool = True) -
         raise WeightsError(f"{path}: these weights do not fit the FID Inception network ({first})") from e
     ref.eval().requires_grad_(False)
     model = FastFIDInception(ref) if fast else ref
-    return model.to(device)
+    return model.to(device=device, dtype=DTYPES[precision])

@@ -21,7 +21,8 @@ import torch
 
 from .._util import resolve_device, sha256_file
 from .base import FeatureExtractor
-from .inception import full_precision  # no TF32 on GPUs: float32 features as the references make them
+from .precision import DEFAULT_PRECISION, DTYPES, check_precision, precision_context
+from .vit import autocast_context
 
 _WARNED: set[str] = set()
 
@@ -39,12 +40,26 @@ def _warn_unofficial(path: Path, sha: str, official: str | None, what: str) -> N
                       "its numbers are not comparable with published ones", stacklevel=3)
 
 
-class DINOv2Extractor(FeatureExtractor):
+class _ViTExtractor(FeatureExtractor):
+    """What the two share: the precision of the pass. ``fp32`` (default; TF32 off, as the references
+    compute), ``tf32`` (TF32 matrix units), ``bf16`` / ``fp16`` (autocast: matrix products in the low
+    precision, normalisations and softmax in float32)."""
+
+    def meta(self) -> dict:
+        return {**super().meta(), "precision": self.precision}
+
+    def _pass(self, x: torch.Tensor) -> torch.Tensor:
+        low = DTYPES[self.precision] if self.precision in ("bf16", "fp16") else None
+        with torch.inference_mode(), precision_context(self.precision), autocast_context(self.device, low):
+            return self.model(x).float()
+
+
+class DINOv2Extractor(_ViTExtractor):
     """DINOv2 ViT-S/B/L/14 class-token features in one of the modes ``edm2``, ``dgm-eval``,
     ``dgm-eval-clean`` (see :mod:`ttur.networks.dinov2`)."""
 
     def __init__(self, weights=None, arch: str = "vitl14", mode: str = "edm2", device=None,
-                 allow_download: bool | None = None) -> None:
+                 allow_download: bool | None = None, precision: str = DEFAULT_PRECISION) -> None:
         from . import dinov2
 
         dinov2._check_arch(arch)
@@ -55,6 +70,7 @@ class DINOv2Extractor(FeatureExtractor):
         self.name = spec.network  # dinov2_vits14 ...
         self.dims = dinov2.ARCHS[arch][0]
         self.device = resolve_device(device)
+        self.precision = check_precision(precision, self.device)
         self.path = spec.resolve(weights, allow_download, what=f"DINOv2 {dinov2.ARCH_NAMES[arch]}")
         self.weights_sha256 = sha256_file(self.path)
         self.official_sha256 = spec.sha256
@@ -64,14 +80,14 @@ class DINOv2Extractor(FeatureExtractor):
         from . import dinov2
 
         x = dinov2.preprocess(_uint8_nhwc(pixels), self.mode).to(self.device)
-        with torch.inference_mode(), full_precision():
-            return self.model(x).float(), None
+        return self._pass(x), None
 
 
-class CLIPExtractor(FeatureExtractor):
+class CLIPExtractor(_ViTExtractor):
     """L2-normalised CLIP ViT-L/14@336px image embeddings with CMMD's preprocessing."""
 
-    def __init__(self, weights=None, device=None, allow_download: bool | None = None) -> None:
+    def __init__(self, weights=None, device=None, allow_download: bool | None = None,
+                 precision: str = DEFAULT_PRECISION) -> None:
         from . import clip
 
         spec = clip.WEIGHTS
@@ -79,6 +95,7 @@ class CLIPExtractor(FeatureExtractor):
         self.name = spec.network  # clip_vitl14_336
         self.dims = clip.EMBED_DIM
         self.device = resolve_device(device)
+        self.precision = check_precision(precision, self.device)
         self.path = spec.resolve(weights, allow_download, what="CLIP ViT-L/14@336px")
         self.weights_sha256 = sha256_file(self.path)
         self.official_sha256 = spec.sha256
@@ -89,8 +106,7 @@ class CLIPExtractor(FeatureExtractor):
         from . import clip
 
         x = clip.preprocess(_uint8_nhwc(pixels)).to(self.device)
-        with torch.inference_mode(), full_precision():
-            return self.model(x).float(), None
+        return self._pass(x), None
 
 
 __all__ = ["CLIPExtractor", "DINOv2Extractor"]
