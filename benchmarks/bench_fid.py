@@ -1,10 +1,11 @@
 """Speed of ttur's FID against the peers' own code, run the way their users run it, in the same run.
 
-Parts (``--parts``, default all but ``frechet``):
+Parts (``--parts``, default all but ``gpu`` and ``frechet``):
 
 ``limit``     The achievable float32 convolution throughput of this CPU: the best GFLOP/s of a set of
               Inception convolution shapes (channels-last, oneDNN, batch 50, this many threads). The
-              pass is reported as a fraction of it.
+              pass is reported as a fraction of it, and of the time its own convolutions take when
+              each is timed alone at the shape it has in the pass (oneDNN's kernels with nothing around).
 ``network``   The same images through each tool's Python entry point, setup excluded, rounds
               interleaved: pytorch-fid 0.3.0's ``InceptionV3`` + ``get_activations`` (its code, its
               loop), ``ttur.compute_stats(mode="pytorch-fid")``, and ttur's reference layout of the
@@ -15,11 +16,20 @@ Parts (``--parts``, default all but ``frechet``):
 ``commands``  The commands end to end, as subprocesses, rounds interleaved: ``pytorch-fid A B``,
               ``fidelity --fid --input1 A --input2 B`` (torch-fidelity) and ``ttur fid A B --mode
               pytorch-fid``, each tool with its own defaults; FID values printed beside the times.
+``precision`` Each precision this device runs (``fp32``; ``bf16`` on CPUs with AVX512-BF16/AMX and on GPUs;
+              ``tf32``, ``fp16`` on GPUs): the network's images/s on the same resized batches, rounds
+              interleaved, the convolution limit in that dtype, the features' distance from float32
+              (pool3, logits, sFID's spatial features), and the FID of the two folders at each precision.
+``gpu``       On a CUDA device only: pytorch-fid's ``InceptionV3`` and ttur's network on the same resized
+              batches of 50 and 500 (images/s, peak memory), then the FID of the 50,000 CIFAR-10 training
+              JPEGs against the 10,000 test JPEGs end to end, ``pytorch-fid --device cuda`` against
+              ``ttur fid --device cuda`` (and ``--precision`` tf32 and fp16 as further, labelled lines).
 ``frechet``   The Fréchet step at 2048 dimensions: scipy's sqrtm (the official code's) against ttur's.
 
-    python benchmarks/bench_fid.py                           # all but frechet
+    python benchmarks/bench_fid.py                           # all but gpu and frechet
     python benchmarks/bench_fid.py --parts limit,network --images 100 --rounds 3
     python benchmarks/bench_fid.py --parts commands --folder-images 1000 --rounds 1
+    python benchmarks/bench_fid.py --parts gpu,precision --device cuda    # on a GPU
 
 The peers run only where they are installed (see benchmarks/peers.py for the environment); without
 them their lines say so and ttur's still run. The images are CIFAR-10 JPEGs of ../shared/data (32x32,
@@ -74,13 +84,13 @@ def conv_flops_per_image(model: torch.nn.Module) -> float:
     return total
 
 
-def conv_limit(batch: int = 50, reps: int = 3) -> tuple[float, str]:
+def conv_limit(batch: int = 50, reps: int = 3, dtype: torch.dtype = torch.float32) -> tuple[float, str]:
     """The best GFLOP/s over PROBE: channels-last input, oneDNN convolution + ReLU on packed weights."""
     best, where = 0.0, ""
     with torch.inference_mode():
         for cin, cout, k, pad, size in PROBE:
-            x = torch.randn(batch, cin, size, size).contiguous(memory_format=torch.channels_last)
-            w, b = torch.randn(cout, cin, *k) * 0.05, torch.randn(cout)
+            x = torch.randn(batch, cin, size, size).contiguous(memory_format=torch.channels_last).to(dtype)
+            w, b = (torch.randn(cout, cin, *k) * 0.05).to(dtype), torch.randn(cout).to(dtype)
             args = (list(pad), [1, 1], [1, 1], 1)
             packed = torch.ops.mkldnn._reorder_convolution_weight(w, *args, list(x.shape))
             y = torch.ops.mkldnn._convolution_pointwise(x, packed, b, *args, "relu", [], "")
@@ -96,6 +106,39 @@ def conv_limit(batch: int = 50, reps: int = 3) -> tuple[float, str]:
     return best, where
 
 
+def convs_alone(model: torch.nn.Module, batch: int = 50):
+    """A function timing once every convolution of a batch through the fused build, each alone on an input
+    of the shape it has in the pass (the stem's chunks included): seconds, what oneDNN's kernels take for
+    this network with nothing around them. Also the GFLOP of those convolutions."""
+    from ttur.networks.inception import _ConvReLU
+
+    calls: list[tuple[_ConvReLU, tuple]] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: calls.append((m, tuple(i[0].shape), o.numel())))
+             for m in model.modules() if isinstance(m, _ConvReLU)]
+    try:
+        with torch.inference_mode():
+            model(torch.zeros(batch, 3, 299, 299))
+    finally:
+        for h in hooks:
+            h.remove()
+    gflop = sum(2.0 * n * m.conv.in_channels * m.conv.kernel_size[0] * m.conv.kernel_size[1] for m, _, n in calls)
+
+    inputs = {shape: torch.rand(shape).contiguous(memory_format=torch.channels_last) for _, shape, _ in calls}
+
+    def once() -> float:
+        total = 0.0
+        with torch.inference_mode():
+            for m, shape, _ in calls:
+                x = inputs[shape]
+                m(x)  # the input in cache and the primitive warm, as in the pass, where its producer just ran
+                t = time.perf_counter()
+                m(x)
+                total += time.perf_counter() - t
+        return total
+
+    return once, gflop / 1e9
+
+
 def part_limit(args, state) -> None:
     from ttur.networks.inception import build_inception
 
@@ -106,6 +149,13 @@ def part_limit(args, state) -> None:
     print(f"[limit] convolutions of the pass: {state['gflop_per_image']:.2f} GFLOP per image; best convolution "
           f"throughput measured here {best:.1f} GFLOP/s ({where}, batch 50, {torch.get_num_threads()} threads) "
           f"-> at most {best / state['gflop_per_image']:.2f} images/s")
+    once, gflop = convs_alone(build_inception(state["weights"], torch.device("cpu")), args.batch_size)
+    state["convs_alone"] = (once, gflop)
+    alone = min(once() for _ in range(3))
+    print(f"[limit] the fused build's {gflop / args.batch_size:.2f} GFLOP of convolutions a image, each convolution "
+          f"timed alone at its shape in the pass: {alone:.2f} s a batch of {args.batch_size}, {gflop / alone:.1f} "
+          f"GFLOP/s ({100 * gflop / alone / best:.0f}% of the best shape) -> at most {args.batch_size / alone:.2f} "
+          "images/s with oneDNN's kernels as they are (timed again in each round of the network part)")
 
 
 def _median(xs):
@@ -151,25 +201,32 @@ def part_network(args, state) -> None:
             "ttur compute_stats": lambda: run_ttur(ext)}
     if pf_model is None:
         del runs["pytorch-fid get_activations"]
+    if "convs_alone" in state:  # not a tool: the kernels' own time for the same images, in the same rounds
+        once = state["convs_alone"][0]
+        runs["ttur's convolutions alone (no tool)"] = lambda: sum(once() for _ in range(n // args.batch_size))
     rows = {"pytorch-fid get_activations": [], **{name: [] for name in runs}}
     for r in range(args.rounds):
         line = []
         for name, fn in runs.items():
             t = time.perf_counter()
-            fn()
-            rows[name].append(n / (time.perf_counter() - t))
+            timed = fn()
+            seconds = timed if isinstance(timed, float) else time.perf_counter() - t
+            rows[name].append(n / seconds)
             line.append(f"{name} {rows[name][-1]:.2f}")
         print(f"  round {r + 1}: " + ", ".join(line) + " images/s")
     base = _median(rows["pytorch-fid get_activations"])
     for name, v in rows.items():
         if v:
-            ratio = f", {_median(v) / base:.2f}x pytorch-fid" if base == base else ""
+            ratio = f", {_median(v) / base:.2f}x pytorch-fid" if base == base and "no tool" not in name else ""
             print(f"[network] {name}: {_median(v):.2f} images/s{ratio}")
     state["ttur_ips"] = _median(rows["ttur compute_stats"])
     if "limit" in state:
         frac = state["ttur_ips"] * state["gflop_per_image"] / state["limit"]
+        alone = _median(rows["ttur's convolutions alone (no tool)"])
         print(f"[network] ttur's pass (decode and resize included) runs at {100 * frac:.0f}% of the measured "
-              f"convolution limit ({state['ttur_ips'] * state['gflop_per_image']:.1f} of {state['limit']:.1f} GFLOP/s)")
+              f"convolution limit ({state['ttur_ips'] * state['gflop_per_image']:.1f} of {state['limit']:.1f} GFLOP/s)"
+              f", and at {100 * state['ttur_ips'] / alone:.0f}% of the rate of its convolutions timed alone "
+              f"({alone:.2f} images/s)")
 
 
 def part_breakdown(args, state) -> None:
@@ -228,6 +285,184 @@ def part_breakdown(args, state) -> None:
           "waits for when nothing else runs")
 
 
+def _cuda_limit(dtype: torch.dtype, tf32: bool, batch: int = 50, reps: int = 5) -> tuple[float, str]:
+    """The best GFLOP/s of cuDNN over PROBE on the current GPU (channels-last, ReLU after)."""
+    import torch.nn.functional as F
+
+    best, where = 0.0, ""
+    saved = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    try:
+        with torch.inference_mode():
+            for cin, cout, k, pad, size in PROBE:
+                x = torch.randn(batch, cin, size, size, device="cuda", dtype=dtype).contiguous(
+                    memory_format=torch.channels_last)
+                w = torch.randn(cout, cin, *k, device="cuda", dtype=dtype).contiguous(memory_format=torch.channels_last)
+                F.relu(F.conv2d(x, w, padding=pad))
+                torch.cuda.synchronize()
+                times = []
+                for _ in range(reps):
+                    t = time.perf_counter()
+                    F.relu(F.conv2d(x, w, padding=pad))
+                    torch.cuda.synchronize()
+                    times.append(time.perf_counter() - t)
+                g = 2.0 * batch * cout * size * size * cin * k[0] * k[1] / min(times) / 1e9
+                if g > best:
+                    best, where = g, f"{cin}->{cout} {k[0]}x{k[1]} at {size}x{size}"
+    finally:
+        torch.backends.cudnn.allow_tf32 = saved
+    return best, where
+
+
+def part_precision(args, state) -> None:
+    import ttur
+    from ttur.errors import InputError
+    from ttur.metrics.preprocess import preprocess
+    from ttur.metrics.sources import open_source
+    from ttur.networks import PRECISIONS
+    from ttur.networks.inception import InceptionExtractor, build_inception
+    from ttur.networks.precision import DTYPES, check_precision, precision_context
+
+    device = torch.device(args.device)
+    runnable = []
+    for p in PRECISIONS:
+        try:
+            check_precision(p, device)
+            runnable.append(p)
+        except InputError as e:
+            print(f"[precision] {p}: not run here ({str(e).split(': ', 1)[1]})")
+    a, b = peers.jpeg_folders(state["tmp"], args.folder_images)
+    src = open_source(str(a), num_workers=0)
+    x = next(iter(src.batches(args.batch_size)))
+    y = preprocess(x, "tf").to(device)
+    exts = {p: InceptionExtractor(state["weights"], mode="tf", device=device, precision=p) for p in runnable}
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    outs = {}
+    for p, e in exts.items():  # warm-up, and the features of each
+        with torch.inference_mode(), precision_context(p):
+            outs[p] = [t.float().cpu() for t in e.model(y, dims=2048, logits=True, spatial=True)]
+        sync()
+    rates = {p: [] for p in exts}
+    for _round in range(args.rounds):
+        for p, e in exts.items():
+            t = time.perf_counter()
+            for _ in range(max(1, args.images // args.batch_size)):
+                with torch.inference_mode(), precision_context(p):
+                    e.model(y, dims=2048, logits=False)
+            sync()
+            rates[p].append(max(1, args.images // args.batch_size) * len(y) / (time.perf_counter() - t))
+    if "gflop_per_image" not in state:
+        state["gflop_per_image"] = conv_flops_per_image(build_inception(state["weights"], torch.device("cpu"),
+                                                                        fast=False)) / 1e9
+    gflop = state["gflop_per_image"]
+    base = _median(rates["fp32"])
+    print(f"[precision] the network alone on {len(y)} resized CIFAR-10 images a batch, {device}, "
+          f"{args.rounds} interleaved rounds (median); distances from fp32 as max |diff| / max |fp32|:")
+    for p in exts:
+        ips = _median(rates[p])
+        if device.type == "cpu":
+            lim, where = conv_limit(dtype=DTYPES[p]) if p != "fp32" or "limit" not in state else (
+                state["limit"], "")
+        else:
+            lim, where = _cuda_limit(DTYPES[p], p == "tf32")
+        err = [float((o - r).abs().max() / r.abs().max()) for o, r in zip(outs[p], outs["fp32"], strict=True)]
+        print(f"  {p}: {ips:.2f} images/s ({ips / base:.2f}x fp32), {100 * ips * gflop / lim:.0f}% of the {p} "
+              f"convolution limit ({lim:.1f} GFLOP/s); pool3 {err[0]:.1e}, logits {err[1]:.1e}, "
+              f"spatial (sFID) {err[2]:.1e}")
+        sys.stdout.flush()
+    k = args.folder_images
+    fids = {}
+    for p in exts:
+        t = time.perf_counter()
+        fids[p] = ttur.fid(str(a), str(b), weights=state["weights"], device=device, precision=p, progress=False).fid
+        print(f"  FID of {k} + {k} JPEGs (tf mode) in {p}: {fids[p]:.9g} ({time.perf_counter() - t:.1f} s end to end"
+              + (f"; {abs(fids[p] - fids['fp32']) / fids['fp32']:.1e} from fp32)" if p != "fp32" else ")"))
+        sys.stdout.flush()
+
+
+def part_gpu(args, state) -> None:
+    if not torch.cuda.is_available():
+        print("[gpu] no CUDA device here: not run")
+        return
+    from ttur.metrics.preprocess import preprocess
+    from ttur.metrics.sources import open_source
+    from ttur.networks.inception import InceptionExtractor
+    from ttur.networks.precision import precision_context
+
+    dev = torch.device("cuda")
+    print(f"[gpu] {torch.cuda.get_device_name(dev)}, torch {torch.__version__}, CUDA {torch.version.cuda}")
+    a = peers.jpeg_folder(state["tmp"], "test", 1000)
+    pix = torch.cat(list(open_source(str(a), num_workers=0).batches(250)))  # 1,000 images, 32x32
+    why = peers.have_peers()
+    pf_model = None
+    if why is None:
+        from pytorch_fid.inception import InceptionV3
+
+        pf_model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval().to(dev)
+    else:
+        print(f"[gpu] pytorch-fid not importable here ({why}); ttur only")
+    ext = InceptionExtractor(state["weights"], mode="pytorch-fid", device=dev)
+
+    def run_pf(y):
+        with torch.no_grad():
+            return pf_model(y)[0]
+
+    def run_ttur(y):
+        with torch.inference_mode(), precision_context("fp32"):
+            return ext.model(y, dims=2048)[0]
+
+    for bs in (50, 500):
+        ys = [preprocess(pix[i:i + bs], "pytorch-fid").to(dev) for i in range(0, len(pix), bs)]
+        runs = {"pytorch-fid InceptionV3": run_pf, "ttur": run_ttur} if pf_model is not None else {"ttur": run_ttur}
+        rate, peak = {k: [] for k in runs}, {}
+        for name, fn in runs.items():  # warm-up (cuDNN's algorithm search), peak memory of a batch
+            fn(ys[0])
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats(dev)
+            base = torch.cuda.memory_allocated(dev)
+            fn(ys[0])
+            torch.cuda.synchronize()
+            peak[name] = (torch.cuda.max_memory_allocated(dev) - base) / 2**20
+        for _round in range(args.rounds):
+            for name, fn in runs.items():
+                t = time.perf_counter()
+                for y in ys:
+                    fn(y)
+                torch.cuda.synchronize()
+                rate[name].append(len(pix) / (time.perf_counter() - t))
+        for name in runs:
+            ratio = (f", {_median(rate[name]) / _median(rate['pytorch-fid InceptionV3']):.2f}x pytorch-fid"
+                     if pf_model is not None else "")
+            print(f"[gpu] batch {bs}: {name} {_median(rate[name]):.1f} images/s{ratio}; peak memory of a batch "
+                  f"{peak[name]:.0f} MiB")
+        sys.stdout.flush()
+    train, test = peers.jpeg_folder(state["tmp"], "train", 50000), peers.jpeg_folder(state["tmp"], "test", 10000)
+    env = dict(os.environ, TORCH_HOME=str(state["torch_home"]), TTUR_INCEPTION_WEIGHTS=str(state["weights"]))
+    base_cmd = ["ttur", "fid", str(train), str(test), "--mode", "pytorch-fid", "--device", "cuda", "--no-progress"]
+    cmds = {"ttur fid --device cuda": base_cmd,
+            "ttur fid --device cuda --precision tf32": [*base_cmd, "--precision", "tf32"],
+            "ttur fid --device cuda --precision fp16": [*base_cmd, "--precision", "fp16"]}
+    if why is None:
+        cmds = {"pytorch-fid --device cuda": [sys.executable, str(Path(peers.__file__)), "pytorch-fid", "--device",
+                                              "cuda", str(train), str(test)], **cmds}
+    times, fids = {}, {}
+    for name, cmd in cmds.items():
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if p.returncode != 0:
+            print(f"[gpu] {name} failed ({p.returncode}): {p.stderr.strip().splitlines()[-1:]}")
+            continue
+        times[name], fids[name] = time.perf_counter() - t0, _command_fid(p.stdout + p.stderr)
+        ratio = (f", {times['pytorch-fid --device cuda'] / times[name]:.2f}x pytorch-fid"
+                 if "pytorch-fid --device cuda" in times else "")
+        print(f"[gpu] 50,000 + 10,000 JPEGs, {name}: {times[name]:.1f} s{ratio}; FID {fids[name]:.9g}")
+        sys.stdout.flush()
+
+
 def _command_fid(out: str) -> float:
     m = re.findall(r"(?:FID|frechet_inception_distance|Frechet Inception Distance)\s*:\s*([0-9.eE+-]+)", out)
     return float(m[-1]) if m else float("nan")
@@ -239,6 +474,11 @@ def part_commands(args, state) -> None:
     py = sys.executable
     me = str(Path(peers.__file__))
     cmds = {"ttur fid --mode pytorch-fid": ["ttur", "fid", str(a), str(b), "--mode", "pytorch-fid"]}
+    from ttur.networks.precision import cpu_supports
+
+    if cpu_supports("bf16"):  # a fourth line, not the default: the features move (see the precision part)
+        cmds["ttur fid --mode pytorch-fid --precision bf16"] = [*cmds["ttur fid --mode pytorch-fid"], "--precision",
+                                                                "bf16"]
     why = peers.have_peers()
     if why is None:
         cmds = {"pytorch-fid": [py, me, "pytorch-fid", "--device", "cpu", str(a), str(b)],
@@ -300,12 +540,12 @@ def part_frechet(args, state) -> None:
 
 
 PARTS = {"limit": part_limit, "network": part_network, "breakdown": part_breakdown, "commands": part_commands,
-         "frechet": part_frechet}
+         "precision": part_precision, "gpu": part_gpu, "frechet": part_frechet}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--parts", default="limit,network,breakdown,commands",
+    ap.add_argument("--parts", default="limit,network,breakdown,commands,precision",
                     help=f"comma-separated, from {', '.join(PARTS)}")
     ap.add_argument("--weights", default=os.environ.get("TTUR_INCEPTION_WEIGHTS"))
     ap.add_argument("--images", type=int, default=100, help="images of the network part")
@@ -313,6 +553,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--device", default="cpu", help="device of the precision part (cpu, cuda)")
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "ttur_bench_fid"))
     args = ap.parse_args()
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]

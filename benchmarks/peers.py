@@ -94,21 +94,25 @@ def hub_with_weights(weights: Path, torch_home: Path) -> Path:
     return torch_home
 
 
+def jpeg_folder(out: Path, split: str, n: int) -> Path:
+    """The first ``n`` CIFAR-10 JPEGs of a split (``test``: 10,000; ``train``: 50,000) as a folder."""
+    folder = out / f"cifar10_{split}_{n}"
+    if not folder.exists() or len(list(folder.iterdir())) != n:
+        tmp = out / f".{folder.name}.tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(shared() / "data" / f"cifar10_jpeg_{split}.zip") as z:
+            names = sorted(m for m in z.namelist() if m.lower().endswith((".jpg", ".jpeg")))
+            if len(names) < n:
+                raise SystemExit(f"cifar10_jpeg_{split}.zip holds {len(names)} JPEGs, not {n}")
+            for i, m in enumerate(names[:n]):
+                (tmp / f"{i:05d}.jpg").write_bytes(z.read(m))
+        tmp.replace(folder)
+    return folder
+
+
 def jpeg_folders(out: Path, n: int) -> tuple[Path, Path]:
     """The first ``n`` CIFAR-10 test and ``n`` training JPEGs of ../shared/data, as two folders."""
-    folders = []
-    for split in ("test", "train"):
-        folder = out / f"cifar10_{split}_{n}"
-        if not folder.exists() or len(list(folder.iterdir())) != n:
-            tmp = out / f".{folder.name}.tmp"
-            tmp.mkdir(parents=True, exist_ok=True)
-            with zipfile.ZipFile(shared() / "data" / f"cifar10_jpeg_{split}.zip") as z:
-                names = sorted(m for m in z.namelist() if m.lower().endswith((".jpg", ".jpeg")))[:n]
-                for i, m in enumerate(names):
-                    (tmp / f"{i:05d}.jpg").write_bytes(z.read(m))
-            tmp.replace(folder)
-        folders.append(folder)
-    return folders[0], folders[1]
+    return jpeg_folder(out, "test", n), jpeg_folder(out, "train", n)
 
 
 def _run_cli(argv: list[str]) -> None:

@@ -25,6 +25,7 @@ import torch
 
 from ..errors import InputError
 from . import PRECISIONS
+
 DEFAULT_PRECISION = "fp32"
 #: the dtype of the activations and weights at each precision (TF32 stores float32)
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "tf32": torch.float32, "fp16": torch.float16}
