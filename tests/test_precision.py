@@ -138,3 +138,23 @@ def test_bf16_end_to_end_is_recorded_and_checked(fixtures_dir, weights_env, tmp_
     assert doc["command"]["precision"] == "bf16" and doc["record"]["dtype"] == "bfloat16"
     rc, out, err = _run(capsys, "eval", "--check", rec)
     assert rc == 0 and "check passed" in err, (out, err)
+
+
+def test_vit_extractors_check_precision(vits14_file):
+    with pytest.raises(InputError, match="tf32 is a CUDA GPU precision"):
+        get_extractor("dinov2_vits14", weights=vits14_file, precision="tf32")
+    ext = get_extractor("dinov2_vits14", weights=vits14_file)
+    assert ext.precision == "fp32" and ext.meta()["precision"] == "fp32"
+
+
+@needs_bf16
+def test_dinov2_bf16_runs_under_autocast(vits14_file):
+    f32 = get_extractor("dinov2_vits14", weights=vits14_file)
+    b16 = get_extractor("dinov2_vits14", weights=vits14_file, precision="bf16")
+    assert b16.meta()["precision"] == "bf16"
+    pixels = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (2, 3, 64, 64), dtype=np.uint8))
+    a, _ = f32(pixels)
+    b, _ = b16(pixels)
+    assert b.dtype == torch.float32
+    err = float((a - b).abs().max() / a.abs().max())
+    assert 0 < err <= 3e-2  # autocast: matrix products in bfloat16 (4.5e-3 measured on these two images)
