@@ -18,6 +18,16 @@ INCEPTION_DIMS = (64, 192, 768, 2048)
 PRECISIONS = ("fp32", "bf16", "tf32", "fp16")
 
 
+def precision_name(precision) -> str:
+    """``precision`` as one of :data:`PRECISIONS` (None: fp32; any case), or an InputError naming it."""
+    p = "fp32" if precision is None else str(precision).lower()
+    if p not in PRECISIONS:
+        from ..errors import InputError
+
+        raise InputError(f"precision: {precision!r} is not a precision; known: {', '.join(PRECISIONS)}")
+    return p
+
+
 @dataclass(frozen=True)
 class Extractor:
     """One row of the table: ``make(device=..., **options)`` builds the extractor; ``about`` is one line on it.
@@ -38,7 +48,7 @@ def _inception(*, mode="tf", dims=2048, device=None, weights=None, fast=True, al
 
 
 def _fp32_only(name: str, precision) -> None:
-    if precision not in (None, "fp32"):
+    if precision_name(precision) != "fp32":
         from ..errors import InputError
 
         raise InputError(f"precision: the {name} extractor runs in fp32 only, not {precision}")
@@ -99,12 +109,11 @@ def get_extractor(
     from ..errors import InputError
     from .base import FeatureExtractor, ModuleExtractor
 
-    if precision is not None and precision not in PRECISIONS:
-        raise InputError(f"precision: {precision!r} is not a precision; known: {', '.join(PRECISIONS)}")
+    asked = None if precision is None else precision_name(precision)
     if isinstance(extractor, FeatureExtractor):
-        own = getattr(extractor, "precision", "fp32")
-        if precision is not None and precision != own:
-            raise InputError(f"precision: the {extractor.name} extractor given runs in {own}, not {precision}")
+        if asked is not None and asked != extractor.precision:
+            raise InputError(f"precision: the {extractor.name} extractor given runs in {extractor.precision}, "
+                             f"not {asked}")
         return extractor
     if isinstance(extractor, nn.Module):
         _fp32_only(type(extractor).__name__, precision)
@@ -118,7 +127,7 @@ def get_extractor(
         raise InputError(f"extractor: {name} takes no ':{variant}'")
     extra = {"variant": variant} if name in _VARIANTS else {}
     return entry.make(mode=mode, dims=dims, device=device, weights=weights, fast=fast, allow_download=allow_download,
-                      precision=precision or "fp32", **extra)
+                      precision=asked or "fp32", **extra)
 
 
-__all__ = ["EXTRACTORS", "INCEPTION_DIMS", "PRECISIONS", "Extractor", "get_extractor"]
+__all__ = ["EXTRACTORS", "INCEPTION_DIMS", "PRECISIONS", "Extractor", "get_extractor", "precision_name"]

@@ -24,7 +24,7 @@ import contextlib
 import torch
 
 from ..errors import InputError
-from . import PRECISIONS
+from . import PRECISIONS, precision_name
 
 DEFAULT_PRECISION = "fp32"
 #: the dtype of the activations and weights at each precision (TF32 stores float32)
@@ -56,29 +56,28 @@ def cuda_supports(precision: str, device: torch.device) -> bool:
     return major >= 8  # tf32
 
 
-def check_precision(precision: str | None, device: torch.device, what: str = "precision") -> str:
-    """``precision`` checked against the known names and against ``device``; returns it (None: fp32)."""
-    p = DEFAULT_PRECISION if precision is None else str(precision).lower()
-    if p not in PRECISIONS:
-        raise InputError(f"{what}: {precision!r} is not a precision; known: {', '.join(PRECISIONS)}")
+def check_precision(precision: str | None, device: torch.device) -> str:
+    """``precision`` checked against the known names (:func:`~ttur.networks.precision_name`) and against
+    ``device``; returns it (None: fp32)."""
+    p = precision_name(precision)
     if p == DEFAULT_PRECISION:
         return p
     if device.type == "cuda":
         if not cuda_supports(p, device):
             need = "compute capability 8.0 or later" if p == "tf32" else "bfloat16 support"
-            raise InputError(f"{what}: {p} needs a CUDA GPU with {need}; {torch.cuda.get_device_name(device)} "
+            raise InputError(f"precision: {p} needs a CUDA GPU with {need}; {torch.cuda.get_device_name(device)} "
                              "has none (use fp32)")
         return p
     if device.type == "cpu":
         if p == "tf32":
-            raise InputError(f"{what}: tf32 is a CUDA GPU precision; on the CPU use fp32 (or bf16 where the CPU "
+            raise InputError("precision: tf32 is a CUDA GPU precision; on the CPU use fp32 (or bf16 where the CPU "
                              "has it)")
         if not cpu_supports(p):
-            raise InputError(f"{what}: this CPU has no native {p} (oneDNN finds no "
+            raise InputError(f"precision: this CPU has no native {p} (oneDNN finds no "
                              f"{'AVX512-BF16 or AMX' if p == 'bf16' else 'AVX512-FP16 or AMX-FP16'} instructions); "
                              "use fp32")
         return p
-    raise InputError(f"{what}: {p} is offered on CPU and CUDA devices only, not {device.type}")
+    raise InputError(f"precision: {p} is offered on CPU and CUDA devices only, not {device.type}")
 
 
 @contextlib.contextmanager

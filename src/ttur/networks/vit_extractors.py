@@ -49,8 +49,9 @@ class _ViTExtractor(FeatureExtractor):
         return {**super().meta(), "precision": self.precision}
 
     def _pass(self, x: torch.Tensor) -> torch.Tensor:
-        low = DTYPES[self.precision] if self.precision in ("bf16", "fp16") else None
-        with torch.inference_mode(), precision_context(self.precision), autocast_context(self.device, low):
+        # autocast only to a low dtype: fp32 and tf32 (float32 storage) run without it
+        with (torch.inference_mode(), precision_context(self.precision),
+              autocast_context(self.device, DTYPES[self.precision])):
             return self.model(x).float()
 
 
