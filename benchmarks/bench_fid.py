@@ -84,21 +84,42 @@ def conv_flops_per_image(model: torch.nn.Module) -> float:
     return total
 
 
-def conv_limit(batch: int = 50, reps: int = 3, dtype: torch.dtype = torch.float32) -> tuple[float, str]:
-    """The best GFLOP/s over PROBE: channels-last input, oneDNN convolution + ReLU on packed weights."""
+def _conv_relu(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, pad):
+    """A call running one convolution + ReLU as ttur's pass runs it: oneDNN's fused kernel on weights packed
+    once on the CPU, cuDNN then ReLU on a GPU."""
+    if x.device.type == "cpu":
+        args = (list(pad), [1, 1], [1, 1], 1)
+        packed = torch.ops.mkldnn._reorder_convolution_weight(w, *args, list(x.shape))
+        return lambda: torch.ops.mkldnn._convolution_pointwise(x, packed, b, *args, "relu", [], "")
+    import torch.nn.functional as F
+
+    return lambda: F.relu(F.conv2d(x, w.contiguous(memory_format=torch.channels_last), b, padding=pad))
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def conv_limit(batch: int = 50, reps: int = 3, dtype: torch.dtype = torch.float32, device="cpu",
+               tf32: bool = False) -> tuple[float, str]:
+    """The best GFLOP/s over PROBE: channels-last input, convolution + ReLU (``tf32``: TF32 allowed, GPUs)."""
+    from ttur.networks.precision import precision_context
+
+    dev = torch.device(device)
     best, where = 0.0, ""
-    with torch.inference_mode():
+    with torch.inference_mode(), precision_context("tf32" if tf32 else "fp32"):
         for cin, cout, k, pad, size in PROBE:
-            x = torch.randn(batch, cin, size, size).contiguous(memory_format=torch.channels_last).to(dtype)
-            w, b = (torch.randn(cout, cin, *k) * 0.05).to(dtype), torch.randn(cout).to(dtype)
-            args = (list(pad), [1, 1], [1, 1], 1)
-            packed = torch.ops.mkldnn._reorder_convolution_weight(w, *args, list(x.shape))
-            y = torch.ops.mkldnn._convolution_pointwise(x, packed, b, *args, "relu", [], "")
-            flops = 2.0 * y.numel() * cin * k[0] * k[1]
+            x = torch.randn(batch, cin, size, size, device=dev).contiguous(memory_format=torch.channels_last).to(dtype)
+            w = (torch.randn(cout, cin, *k, device=dev) * 0.05).to(dtype)
+            run = _conv_relu(x, w, torch.randn(cout, device=dev).to(dtype), pad)
+            flops = 2.0 * run().numel() * cin * k[0] * k[1]  # the first call also warms up
+            _sync(dev)
             times = []
             for _ in range(reps):
                 t = time.perf_counter()
-                torch.ops.mkldnn._convolution_pointwise(x, packed, b, *args, "relu", [], "")
+                run()
+                _sync(dev)
                 times.append(time.perf_counter() - t)
             g = flops / min(times) / 1e9
             if g > best:
@@ -285,35 +306,6 @@ def part_breakdown(args, state) -> None:
           "waits for when nothing else runs")
 
 
-def _cuda_limit(dtype: torch.dtype, tf32: bool, batch: int = 50, reps: int = 5) -> tuple[float, str]:
-    """The best GFLOP/s of cuDNN over PROBE on the current GPU (channels-last, ReLU after)."""
-    import torch.nn.functional as F
-
-    best, where = 0.0, ""
-    saved = torch.backends.cudnn.allow_tf32
-    torch.backends.cudnn.allow_tf32 = tf32
-    try:
-        with torch.inference_mode():
-            for cin, cout, k, pad, size in PROBE:
-                x = torch.randn(batch, cin, size, size, device="cuda", dtype=dtype).contiguous(
-                    memory_format=torch.channels_last)
-                w = torch.randn(cout, cin, *k, device="cuda", dtype=dtype).contiguous(memory_format=torch.channels_last)
-                F.relu(F.conv2d(x, w, padding=pad))
-                torch.cuda.synchronize()
-                times = []
-                for _ in range(reps):
-                    t = time.perf_counter()
-                    F.relu(F.conv2d(x, w, padding=pad))
-                    torch.cuda.synchronize()
-                    times.append(time.perf_counter() - t)
-                g = 2.0 * batch * cout * size * size * cin * k[0] * k[1] / min(times) / 1e9
-                if g > best:
-                    best, where = g, f"{cin}->{cout} {k[0]}x{k[1]} at {size}x{size}"
-    finally:
-        torch.backends.cudnn.allow_tf32 = saved
-    return best, where
-
-
 def part_precision(args, state) -> None:
     import ttur
     from ttur.errors import InputError
@@ -337,24 +329,21 @@ def part_precision(args, state) -> None:
     y = preprocess(x, "tf").to(device)
     exts = {p: InceptionExtractor(state["weights"], mode="tf", device=device, precision=p) for p in runnable}
 
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
     outs = {}
     for p, e in exts.items():  # warm-up, and the features of each
         with torch.inference_mode(), precision_context(p):
             outs[p] = [t.float().cpu() for t in e.model(y, dims=2048, logits=True, spatial=True)]
-        sync()
+        _sync(device)
     rates = {p: [] for p in exts}
+    batches = max(1, args.images // args.batch_size)
     for _round in range(args.rounds):
         for p, e in exts.items():
             t = time.perf_counter()
-            for _ in range(max(1, args.images // args.batch_size)):
+            for _ in range(batches):
                 with torch.inference_mode(), precision_context(p):
                     e.model(y, dims=2048, logits=False)
-            sync()
-            rates[p].append(max(1, args.images // args.batch_size) * len(y) / (time.perf_counter() - t))
+            _sync(device)
+            rates[p].append(batches * len(y) / (time.perf_counter() - t))
     if "gflop_per_image" not in state:
         state["gflop_per_image"] = conv_flops_per_image(build_inception(state["weights"], torch.device("cpu"),
                                                                         fast=False)) / 1e9
@@ -364,11 +353,10 @@ def part_precision(args, state) -> None:
           f"{args.rounds} interleaved rounds (median); distances from fp32 as max |diff| / max |fp32|:")
     for p in exts:
         ips = _median(rates[p])
-        if device.type == "cpu":
-            lim, where = conv_limit(dtype=DTYPES[p]) if p != "fp32" or "limit" not in state else (
-                state["limit"], "")
+        if p == "fp32" and device.type == "cpu" and "limit" in state:
+            lim = state["limit"]  # measured by the limit part of this run
         else:
-            lim, where = _cuda_limit(DTYPES[p], p == "tf32")
+            lim = conv_limit(dtype=DTYPES[p], device=device, tf32=p == "tf32")[0]
         err = [float((o - r).abs().max() / r.abs().max()) for o, r in zip(outs[p], outs["fp32"], strict=True)]
         print(f"  {p}: {ips:.2f} images/s ({ips / base:.2f}x fp32), {100 * ips * gflop / lim:.0f}% of the {p} "
               f"convolution limit ({lim:.1f} GFLOP/s); pool3 {err[0]:.1e}, logits {err[1]:.1e}, "
