@@ -9,12 +9,12 @@ the golden embeddings are the expected ones). ``-m slow`` adds the FD on every f
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 import torch
 import vit_common as vc
+from helpers import fixture_subset
 
 import ttur
 from ttur.cli import main
@@ -23,14 +23,6 @@ from ttur.metrics.distances import frechet_distance
 from ttur.metrics.stats import Stats
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _subset(fixtures_dir, tmp_path, name: str, n: int):
-    d = tmp_path / f"{name}{n}"
-    d.mkdir()
-    for p in vc.image_paths(fixtures_dir, name)[:n]:
-        shutil.copy(p, d / p.name)
-    return d
 
 
 def _golden_dino(fixtures_dir, name: str, n: int | None = None) -> np.ndarray:
@@ -71,7 +63,7 @@ def no_weights(tmp_path, monkeypatch):
 
 def test_fd_dinov2_cli_golden_subset(fixtures_dir, vits14_file, tmp_path, capsys):
     """16 + 16 images (the golden features are per image: rows 0..15 give the expected FD)."""
-    a, b = _subset(fixtures_dir, tmp_path, "a", 16), _subset(fixtures_dir, tmp_path, "b", 16)
+    a, b = fixture_subset(fixtures_dir, tmp_path, "a", 16), fixture_subset(fixtures_dir, tmp_path, "b", 16)
     r = _eval_json(capsys, a, b, "--metrics", "fd_dinov2", "--dinov2-arch", "vits14",
                    "--dinov2-weights", vits14_file)
     fa, fb = _golden_dino(fixtures_dir, "a", 16), _golden_dino(fixtures_dir, "b", 16)
@@ -102,7 +94,7 @@ def test_fd_dinov2_vitl14_cli_golden_a16_b16(fixtures_dir, tmp_path, capsys):
     """The default network, ViT-L/14, in both modes on the 16 + 16 images of its golden features."""
     path = tmp_path / "dinov2_vitl14_pretrain.pth"
     torch.save(vc.fake_state(fixtures_dir, "dinov2/dinov2_vitl14_keys.json"), path)
-    a, b = _subset(fixtures_dir, tmp_path, "a", 16), _subset(fixtures_dir, tmp_path, "b", 16)
+    a, b = fixture_subset(fixtures_dir, tmp_path, "a", 16), fixture_subset(fixtures_dir, tmp_path, "b", 16)
     golden = json.loads((fixtures_dir / "dinov2" / "golden.json").read_text())
     for mode in ("edm2", "dgm-eval"):
         r = _eval_json(capsys, a, b, "--metrics", "fd_dinov2", "--dinov2-mode", mode, "--dinov2-weights", path)
@@ -114,7 +106,7 @@ def test_fd_dinov2_vitl14_cli_golden_a16_b16(fixtures_dir, tmp_path, capsys):
 def test_cmmd_cli_golden_subset(fixtures_dir, clip_file, tmp_path, capsys, n):
     """CMMD of the first n + n images against CMMD of rows 0..n-1 of the golden embeddings (ViT-L/14 at
     336 px costs seconds per image on one CPU core; a pass needs 2 images: two per side by default)."""
-    a, b = _subset(fixtures_dir, tmp_path, "a", n), _subset(fixtures_dir, tmp_path, "b", n)
+    a, b = fixture_subset(fixtures_dir, tmp_path, "a", n), fixture_subset(fixtures_dir, tmp_path, "b", n)
     r = _eval_json(capsys, a, b, "--metrics", "cmmd", "--clip-weights", clip_file)
     ea = np.load(fixtures_dir / "clip" / "embeddings_cmmd_a.npy")[:n]
     eb = np.load(fixtures_dir / "clip" / "embeddings_cmmd_b.npy")[:n]
@@ -134,7 +126,7 @@ def test_fid_through_eval_is_ttur_fid(fixtures_dir, golden, weights_env, capsys)
 def test_evaluate_api_equals_fid_api(fixtures_dir, weights_env, tmp_path, monkeypatch):
     from ttur.metrics import extract as extract_mod
 
-    a, b = _subset(fixtures_dir, tmp_path, "a", 8), _subset(fixtures_dir, tmp_path, "b", 8)
+    a, b = fixture_subset(fixtures_dir, tmp_path, "a", 8), fixture_subset(fixtures_dir, tmp_path, "b", 8)
     assert "evaluate" in ttur.__all__ and "EvalResult" in ttur.__all__
     passes = []
     real = extract_mod.extract
@@ -190,7 +182,7 @@ def test_mixing_statistics_of_other_networks_is_refused(fixtures_dir, vits14_fil
 
 
 def test_statistics_file_of_the_same_network_as_b(fixtures_dir, vits14_file, tmp_path, capsys):
-    a = _subset(fixtures_dir, tmp_path, "a", 8)
+    a = fixture_subset(fixtures_dir, tmp_path, "a", 8)
     fa, fb = _golden_dino(fixtures_dir, "a", 8), _golden_dino(fixtures_dir, "b", 16)
     b = _stats_file(tmp_path / "b_vits14_edm2.npz", "dinov2_vits14", "edm2", 384, rows=fb)
     r = _eval_json(capsys, a, b, "--metrics", "fd_dinov2", "--dinov2-arch", "vits14", "--dinov2-weights", vits14_file)
@@ -228,7 +220,7 @@ def test_kid_and_prdc_on_dinov2_features_from_one_pass(fixtures_dir, vits14_file
     from ttur.metrics.distances import kid
     from ttur.networks.vit_extractors import DINOv2Extractor
 
-    a, b = _subset(fixtures_dir, tmp_path, "a", 8), _subset(fixtures_dir, tmp_path, "b", 12)
+    a, b = fixture_subset(fixtures_dir, tmp_path, "a", 8), fixture_subset(fixtures_dir, tmp_path, "b", 12)
     fa, fb = _golden_dino(fixtures_dir, "a", 8), _golden_dino(fixtures_dir, "b", 12)
     calls = []
     real_forward = DINOv2Extractor.forward
@@ -262,7 +254,7 @@ def test_weights_download_names_networks_and_refuses_offline(no_weights, vits14_
 
 def test_stats_writes_dinov2_files_that_eval_reads(fixtures_dir, vits14_file, tmp_path, capsys):
     """`ttur stats --extractor dinov2_vits14[:MODE]` writes the file `ttur eval --metrics fd_dinov2` takes as B."""
-    a, b = _subset(fixtures_dir, tmp_path, "a", 6), _subset(fixtures_dir, tmp_path, "b", 8)
+    a, b = fixture_subset(fixtures_dir, tmp_path, "a", 6), fixture_subset(fixtures_dir, tmp_path, "b", 8)
     out = tmp_path / "b_dino.npz"
     assert main(["stats", str(b), "--extractor", "dinov2_vits14", "--weights", str(vits14_file), "-o", str(out),
                  "--no-progress"]) == 0

@@ -11,11 +11,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shutil
 
 import numpy as np
 import pytest
-import vit_common as vc
+from helpers import fixture_subset
 
 from ttur.cli import main
 from ttur.metrics.distances import frechet_distance
@@ -28,17 +27,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 N = 16
 
 
-def _subset(fixtures_dir, tmp_path, name: str):
-    d = tmp_path / name
-    d.mkdir()
-    for p in vc.image_paths(fixtures_dir, name)[:N]:
-        shutil.copy(p, d / p.name)
-    return d
-
-
 def test_prdc_and_fid_inf_through_eval(fixtures_dir, weights_env, tmp_path, capsys):
     prdc_ref = pytest.importorskip("prdc")
-    a, b = _subset(fixtures_dir, tmp_path, "a"), _subset(fixtures_dir, tmp_path, "b")
+    a, b = fixture_subset(fixtures_dir, tmp_path, "a", N), fixture_subset(fixtures_dir, tmp_path, "b", N)
     capsys.readouterr()
     rc = main(["eval", str(a), str(b), "--metrics", "fid,prdc,fid_inf", "--json", "--no-progress"])
     out = capsys.readouterr()

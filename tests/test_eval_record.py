@@ -11,6 +11,7 @@ import shutil
 
 import numpy as np
 import pytest
+from helpers import fixture_subset
 from PIL import Image
 
 from ttur.cli import main
@@ -18,14 +19,6 @@ from ttur.metrics.evaluate import TOLERANCES, within_tolerance
 from ttur.metrics.stats import Stats
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _copy(fixtures_dir, tmp_path, name: str, n: int):
-    d = tmp_path / name
-    d.mkdir()
-    for p in sorted((fixtures_dir / "images" / name).glob("*.png"))[:n]:
-        shutil.copy(p, d / p.name)
-    return d
 
 
 def _run(capsys, *args):
@@ -37,7 +30,7 @@ def _run(capsys, *args):
 
 @pytest.fixture()
 def recorded(fixtures_dir, weights_env, tmp_path, capsys):
-    a, b = _copy(fixtures_dir, tmp_path, "a", 12), _copy(fixtures_dir, tmp_path, "b", 8)
+    a, b = fixture_subset(fixtures_dir, tmp_path, "a", 12), fixture_subset(fixtures_dir, tmp_path, "b", 8)
     rec = tmp_path / "r.json"
     rc, out, err = _run(capsys, "eval", a, b, "--metrics", "fid,kid", "--kid-subset-size", "6",
                         "--kid-subsets", "10", "--record", rec, "--json")
@@ -132,7 +125,7 @@ def test_statistics_file_side_is_hashed_and_checked_before_the_pass(tmp_path, ca
 
 
 def test_fid_json_gains_the_record(fixtures_dir, weights_env, tmp_path, capsys):
-    a, b = _copy(fixtures_dir, tmp_path, "a", 6), _copy(fixtures_dir, tmp_path, "b", 6)
+    a, b = fixture_subset(fixtures_dir, tmp_path, "a", 6), fixture_subset(fixtures_dir, tmp_path, "b", 6)
     rc, out, err = _run(capsys, "fid", a, b, "--json", "--dims", "64")
     assert rc == 0, err
     r = json.loads(out)
